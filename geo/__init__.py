@@ -1,0 +1,1 @@
+"""The PostGIS store: models, sessions, spatial SQL, CRS and units (no GraphQL, no HTTP)."""

@@ -1,0 +1,1 @@
+"""Deterministic demo and benchmark data (晋城 2024)."""

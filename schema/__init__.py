@@ -1,0 +1,1 @@
+"""GraphQL layer: Strawberry types, inputs, loaders, resolvers."""
