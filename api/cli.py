@@ -1,0 +1,98 @@
+"""Command line: `python -m api serve | migrate | seed --demo | downgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from api.app import ROOT
+from api.settings import Settings
+from geo.db import sync_url
+
+log = logging.getLogger("landguard.cli")
+
+
+def _alembic(settings: Settings) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.cmd_opts = argparse.Namespace(x=[f"url={settings.database_url}"])
+    return cfg
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    command.upgrade(_alembic(settings), revision)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    command.downgrade(_alembic(settings), revision)
+
+
+def seed_demo(settings: Settings, *, seed: int, if_empty: bool) -> int:
+    from geo.seed.demo import load_demo
+
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        with engine.begin() as conn:
+            existing = conn.execute(text("SELECT count(*) FROM project")).scalar_one()
+            if existing:
+                if if_empty:
+                    print(f"demo data already present ({existing} projects); keeping it")
+                    return 0
+                print("the database already holds projects; refusing to seed twice", file=sys.stderr)
+                return 1
+            started = time.perf_counter()
+            counts = load_demo(conn, seed=seed)
+        took = time.perf_counter() - started
+        print(f"loaded the Jincheng 2024 demo set (seed {seed}) in {took:.1f}s: "
+              + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+    finally:
+        engine.dispose()
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api", description="landguard command line")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("serve", help="serve the API (LANDGUARD_HOST/LANDGUARD_PORT)")
+    m = sub.add_parser("migrate", help="alembic upgrade")
+    m.add_argument("revision", nargs="?", default="head")
+    d = sub.add_parser("downgrade", help="alembic downgrade")
+    d.add_argument("revision")
+    s = sub.add_parser("seed", help="load a data set")
+    s.add_argument("--demo", action="store_true", required=True, help="the Jincheng 2024 demo set")
+    s.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same data)")
+    s.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings.from_env()
+    if args.cmd == "serve":
+        serve(settings)
+    elif args.cmd == "migrate":
+        migrate(settings, args.revision)
+    elif args.cmd == "downgrade":
+        downgrade(settings, args.revision)
+    elif args.cmd == "seed":
+        return seed_demo(settings, seed=args.seed, if_empty=args.if_empty)
+    return 0

@@ -1,0 +1,109 @@
+"""Approval items (审批事项). Overdue is derived against an as-of date, never stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, case, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.enums import ApprovalItemType, ApprovalStatus, HandlingLevel
+from geo.models import ApprovalItem, Project
+from geo.queries import paging
+
+
+@dataclass(frozen=True)
+class ApprovalItemFilter:
+    project_code: str | None = None
+    county_code: str | None = None
+    status: ApprovalStatus | None = None
+    handling_level: HandlingLevel | None = None
+    item_type: ApprovalItemType | None = None
+    overdue: bool | None = None
+
+
+def _overdue(as_of: dt.date) -> Any:
+    return and_(
+        ApprovalItem.status != ApprovalStatus.COMPLETED,
+        ApprovalItem.deadline.is_not(None),
+        ApprovalItem.deadline < literal(as_of),
+    )
+
+
+def _base(as_of: dt.date) -> Select[Any]:
+    overdue = _overdue(as_of)
+    return select(
+        ApprovalItem.id,
+        ApprovalItem.code,
+        ApprovalItem.project_id,
+        ApprovalItem.item_type,
+        ApprovalItem.name,
+        ApprovalItem.handling_level,
+        ApprovalItem.measures,
+        ApprovalItem.deadline,
+        ApprovalItem.leader,
+        ApprovalItem.handler,
+        ApprovalItem.handler_phone,
+        ApprovalItem.status,
+        ApprovalItem.started_on,
+        ApprovalItem.completed_on,
+        ApprovalItem.version,
+        overdue.label("overdue"),
+        case((overdue, literal(as_of) - ApprovalItem.deadline), else_=0).label("days_overdue"),
+    )
+
+
+def _filtered(f: ApprovalItemFilter, as_of: dt.date) -> Select[Any]:
+    stmt = _base(as_of)
+    if f.project_code is not None or f.county_code is not None:
+        stmt = stmt.join(Project, Project.id == ApprovalItem.project_id)
+        if f.project_code is not None:
+            stmt = stmt.where(Project.code == f.project_code)
+        if f.county_code is not None:
+            stmt = stmt.where(Project.county_code == f.county_code)
+    if f.status is not None:
+        stmt = stmt.where(ApprovalItem.status == f.status)
+    if f.handling_level is not None:
+        stmt = stmt.where(ApprovalItem.handling_level == f.handling_level)
+    if f.item_type is not None:
+        stmt = stmt.where(ApprovalItem.item_type == f.item_type)
+    if f.overdue is not None:
+        overdue = _overdue(as_of)
+        stmt = stmt.where(overdue if f.overdue else ~overdue)
+    return stmt
+
+
+async def list_approval_items(
+    session: AsyncSession,
+    *,
+    filter: ApprovalItemFilter,
+    as_of: dt.date,
+    after: str | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    stmt = _filtered(filter, as_of)
+    return await paging.fetch_page(session, stmt, key=ApprovalItem.code, after=after, limit=limit)
+
+
+async def count_approval_items(
+    session: AsyncSession, *, filter: ApprovalItemFilter, as_of: dt.date
+) -> int:
+    return await paging.count(session, _filtered(filter, as_of))
+
+
+async def approval_items_by_project(
+    session: AsyncSession, project_ids: Sequence[int], *, as_of: dt.date
+) -> dict[int, list[Row[Any]]]:
+    stmt = (
+        _base(as_of)
+        .where(ApprovalItem.project_id.in_(project_ids))
+        .order_by(ApprovalItem.project_id, ApprovalItem.code)
+    )
+    grouped: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        grouped[row.project_id].append(row)
+    return grouped

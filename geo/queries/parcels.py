@@ -1,0 +1,132 @@
+"""Parcels (地块) and their active project link."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.enums import LandClass, LandStatus
+from geo.models import Parcel, ParcelStatusEvent, Project, ProjectParcel
+from geo.queries import paging
+from geo.queries.geojson import as_geojson
+
+
+@dataclass(frozen=True)
+class ParcelFilter:
+    county_code: str | None = None
+    project_code: str | None = None
+    procedure_status: LandStatus | None = None
+    land_class: LandClass | None = None
+
+
+_ACTIVE_LINK = and_(ProjectParcel.parcel_id == Parcel.id, ProjectParcel.unlinked_on.is_(None))
+
+
+def _base(with_geometry: bool, precision: int) -> Select[Any]:
+    cols: list[Any] = [
+        Parcel.id,
+        Parcel.code,
+        Parcel.name,
+        Parcel.county_code,
+        Parcel.land_class,
+        Parcel.procedure_status,
+        Parcel.status_date,
+        Parcel.area_m2,
+        Parcel.gk_srid,
+        Parcel.new_construction_area_m2,
+        Parcel.farmland_area_m2,
+        Parcel.supply_method,
+        Parcel.agreed_start_date,
+        Parcel.approval_doc,
+        Parcel.version,
+        ProjectParcel.project_id,
+    ]
+    if with_geometry:
+        cols.append(as_geojson(Parcel.geom, precision).label("geojson"))
+    return select(*cols).outerjoin(ProjectParcel, _ACTIVE_LINK)
+
+
+def _filtered(f: ParcelFilter, with_geometry: bool, precision: int) -> Select[Any]:
+    stmt = _base(with_geometry, precision)
+    if f.county_code is not None:
+        stmt = stmt.where(Parcel.county_code == f.county_code)
+    if f.project_code is not None:
+        stmt = stmt.join(Project, Project.id == ProjectParcel.project_id).where(
+            Project.code == f.project_code
+        )
+    if f.procedure_status is not None:
+        stmt = stmt.where(Parcel.procedure_status == f.procedure_status)
+    if f.land_class is not None:
+        stmt = stmt.where(Parcel.land_class == f.land_class)
+    return stmt
+
+
+async def list_parcels(
+    session: AsyncSession,
+    *,
+    filter: ParcelFilter,
+    after: str | None,
+    limit: int,
+    with_geometry: bool,
+    precision: int,
+) -> Sequence[Row[Any]]:
+    stmt = _filtered(filter, with_geometry, precision)
+    return await paging.fetch_page(session, stmt, key=Parcel.code, after=after, limit=limit)
+
+
+async def count_parcels(session: AsyncSession, *, filter: ParcelFilter) -> int:
+    return await paging.count(session, _filtered(filter, False, 0))
+
+
+async def parcel_by_code(
+    session: AsyncSession, code: str, *, with_geometry: bool, precision: int
+) -> Row[Any] | None:
+    stmt = _base(with_geometry, precision).where(Parcel.code == code)
+    return (await session.execute(stmt)).first()
+
+
+async def parcels_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Row[Any]]]:
+    """Active parcels of each project, ordered by code: one statement for the whole batch."""
+    stmt = (
+        _base(False, 0)
+        .where(ProjectParcel.project_id.in_(project_ids))
+        .order_by(ProjectParcel.project_id, Parcel.code)
+    )
+    grouped: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        grouped[row.project_id].append(row)
+    return grouped
+
+
+async def geometry_by_id(
+    session: AsyncSession, ids: Sequence[int], *, precision: int
+) -> dict[int, str]:
+    stmt = select(Parcel.id, as_geojson(Parcel.geom, precision)).where(Parcel.id.in_(ids))
+    return {pid: gj for pid, gj in (await session.execute(stmt)).all()}
+
+
+async def status_history(
+    session: AsyncSession, parcel_ids: Sequence[int]
+) -> dict[int, list[Row[Any]]]:
+    stmt = (
+        select(
+            ParcelStatusEvent.parcel_id,
+            ParcelStatusEvent.status,
+            ParcelStatusEvent.occurred_on,
+            ParcelStatusEvent.actor,
+            ParcelStatusEvent.reason,
+        )
+        .where(ParcelStatusEvent.parcel_id.in_(parcel_ids))
+        .order_by(ParcelStatusEvent.parcel_id, ParcelStatusEvent.occurred_on, ParcelStatusEvent.id)
+    )
+    grouped: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        grouped[row.parcel_id].append(row)
+    return grouped

@@ -1,0 +1,65 @@
+"""Protected zones (三区三线)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.enums import ZoneKind
+from geo.models import ProtectedZone
+from geo.queries import paging
+from geo.queries.geojson import as_geojson
+
+
+@dataclass(frozen=True)
+class ZoneFilter:
+    kind: ZoneKind | None = None
+    county_code: str | None = None
+
+
+def _filtered(f: ZoneFilter, with_geometry: bool, precision: int) -> Select[Any]:
+    cols: list[Any] = [
+        ProtectedZone.id,
+        ProtectedZone.code,
+        ProtectedZone.kind,
+        ProtectedZone.name,
+        ProtectedZone.county_code,
+        ProtectedZone.area_m2,
+        ProtectedZone.source,
+    ]
+    if with_geometry:
+        cols.append(as_geojson(ProtectedZone.geom, precision).label("geojson"))
+    stmt = select(*cols)
+    if f.kind is not None:
+        stmt = stmt.where(ProtectedZone.kind == f.kind)
+    if f.county_code is not None:
+        stmt = stmt.where(ProtectedZone.county_code == f.county_code)
+    return stmt
+
+
+async def list_zones(
+    session: AsyncSession,
+    *,
+    filter: ZoneFilter,
+    after: str | None,
+    limit: int,
+    with_geometry: bool,
+    precision: int,
+) -> Sequence[Row[Any]]:
+    stmt = _filtered(filter, with_geometry, precision)
+    return await paging.fetch_page(session, stmt, key=ProtectedZone.code, after=after, limit=limit)
+
+
+async def count_zones(session: AsyncSession, *, filter: ZoneFilter) -> int:
+    return await paging.count(session, _filtered(filter, False, 0))
+
+
+async def geometry_by_id(session: AsyncSession, ids: Sequence[int], *, precision: int) -> dict[int, str]:
+    stmt = select(ProtectedZone.id, as_geojson(ProtectedZone.geom, precision)).where(
+        ProtectedZone.id.in_(ids)
+    )
+    return {zid: gj for zid, gj in (await session.execute(stmt)).all()}

@@ -1,0 +1,30 @@
+"""Assemble the Strawberry schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from schema.query import Query
+from schema.scalars import SCALAR_MAP
+
+
+class LandguardSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logging happens once, in schema.error_policy, for unexpected errors only."""
+
+
+def build_schema() -> strawberry.Schema:
+    extensions: list[Any] = [ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+    return LandguardSchema(
+        query=Query,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=extensions,
+    )

@@ -1,0 +1,34 @@
+"""The typed per-request context: a session factory (never a shared session) and loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.db import SessionFactory
+from schema.loaders import Loaders
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    """What the GraphQL layer needs from the settings (schema/ never imports api/)."""
+
+    max_page_size: int = 500
+    default_page_size: int = 50
+    geojson_precision: int = 8
+
+
+@dataclass
+class Context:
+    sessions: SessionFactory
+    config: SchemaConfig
+    request_id: str = "-"
+    request: Any = None
+    response: Any = None
+    today: dt.date = field(default_factory=dt.date.today)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built per request: a module-level loader would cache across users forever.
+        self.loaders = Loaders(self.sessions, precision=self.config.geojson_precision, today=self.today)

@@ -1,0 +1,34 @@
+"""Expected errors: each carries a stable machine-readable code and a human reason.
+
+Anything else raised in a resolver is unexpected: it is logged once with the request id
+and reaches the client only as INTERNAL_SERVER_ERROR (see schema/extensions.py).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class ErrorCode(str, Enum):
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    NOT_FOUND = "NOT_FOUND"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class LandguardError(GraphQLError):
+    """An error the client caused and can fix; its message is safe to show."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message, extensions={"code": code.value, **details})
+        self.code = code
+
+
+def bad_input(message: str, **details: Any) -> LandguardError:
+    return LandguardError(ErrorCode.BAD_USER_INPUT, message, **details)

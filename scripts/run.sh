@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make run: bootstrap, database (embedded unless DATABASE_URL is set), migrate, demo data, serve.
+source "$(dirname "$0")/common.sh"
+bash "$ROOT/scripts/bootstrap.sh"
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(bash "$ROOT/scripts/db.sh" start)
+  export DATABASE_URL
+  log "embedded PostGIS is up (stop it with: make db-stop)"
+else
+  log "using DATABASE_URL from the environment; no local database is installed"
+fi
+
+cd "$ROOT"
+log "applying migrations"
+"$PY" -m api migrate
+"$PY" -m api seed --demo --if-empty
+
+export LANDGUARD_HOST=${LANDGUARD_HOST:-127.0.0.1}
+if [ -z "${LANDGUARD_PORT:-}" ]; then
+  LANDGUARD_PORT=8000
+  if port_in_use 8000; then
+    LANDGUARD_PORT=$(free_port)
+    log "port 8000 is taken; serving on $LANDGUARD_PORT instead (set LANDGUARD_PORT to choose)"
+  fi
+fi
+export LANDGUARD_PORT
+log "GraphQL + GraphiQL: http://$LANDGUARD_HOST:$LANDGUARD_PORT/graphql   (Ctrl-C stops the API)"
+exec "$PY" -m api serve
