@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description="landguard command line")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("serve", help="serve the API (LANDGUARD_HOST/LANDGUARD_PORT)")
+    sub.add_parser("schema", help="print the GraphQL schema (SDL); schema.graphql is its copy")
     m = sub.add_parser("migrate", help="alembic upgrade")
     m.add_argument("revision", nargs="?", default="head")
     d = sub.add_parser("downgrade", help="alembic downgrade")
@@ -86,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.cmd == "schema":
+        from schema.build import build_schema
+
+        print(build_schema().as_str())
+        return 0
     settings = Settings.from_env()
     if args.cmd == "serve":
         serve(settings)

@@ -19,23 +19,4 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-assets="$ROOT/api/static/graphiql"
-if [ ! -f "$assets/.complete" ]; then
-  if ! command -v npm >/dev/null; then
-    apt_install nodejs npm
-  fi
-  log "fetching GraphiQL assets (graphiql, react, react-dom) with npm pack"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent graphiql@3.8.3 react@18.3.1 react-dom@18.3.1 >/dev/null)
-  mkdir -p "$assets"
-  tar -xzf "$tmp/graphiql-3.8.3.tgz" -C "$tmp" package/graphiql.min.js package/graphiql.min.css
-  cp "$tmp/package/graphiql.min.js" "$tmp/package/graphiql.min.css" "$assets/"
-  rm -rf "$tmp/package"
-  tar -xzf "$tmp/react-18.3.1.tgz" -C "$tmp" package/umd/react.production.min.js
-  cp "$tmp/package/umd/react.production.min.js" "$assets/"
-  rm -rf "$tmp/package"
-  tar -xzf "$tmp/react-dom-18.3.1.tgz" -C "$tmp" package/umd/react-dom.production.min.js
-  cp "$tmp/package/umd/react-dom.production.min.js" "$assets/"
-  rm -rf "$tmp"
-  touch "$assets/.complete"
-fi
+bash "$ROOT/scripts/graphiql-assets.sh" "$ROOT/api/static/graphiql"

@@ -25,11 +25,12 @@ depends_on: str | Sequence[str] | None = None
 
 # The zone expression lives here once; both generated columns below use it.
 GK_SRID = "(CASE WHEN ST_X(ST_Centroid(geom)) < 112.5 THEN 4546 ELSE 4547 END)"
-LEGAL_AREA = f"ST_Area(ST_Transform(geom, {GK_SRID}))"
-VALID_POLYGONAL = (
-    "ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_NDims(geom) = 2 "
-    "AND ST_XMin(geom) >= 73 AND ST_XMax(geom) <= 136 AND ST_YMin(geom) >= 3 AND ST_YMax(geom) <= 54"
-)
+# China's extent in degrees: a coordinate outside it is a unit or axis-order mistake.
+IN_CHINA = "ST_XMin(geom) >= 73 AND ST_XMax(geom) <= 136 AND ST_YMin(geom) >= 3 AND ST_YMax(geom) <= 54"
+# Generated columns are computed before CHECKs run: guard the transform so an
+# out-of-range geometry fails on the CHECK (a clear constraint name), not inside PROJ.
+LEGAL_AREA = f"(CASE WHEN {IN_CHINA} THEN ST_Area(ST_Transform(geom, {GK_SRID})) END)"
+VALID_POLYGONAL = f"ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_NDims(geom) = 2 AND {IN_CHINA}"
 
 TABLES_SQL = f"""
 CREATE TABLE code_label (
@@ -49,7 +50,7 @@ CREATE TABLE admin_area (
     kind        admin_kind NOT NULL,
     parent_code varchar(12) REFERENCES admin_area (code),
     geom        geometry(MultiPolygon, 4490) NOT NULL CHECK ({VALID_POLYGONAL}),
-    area_m2     double precision GENERATED ALWAYS AS (ST_Area(geom::geography)) STORED,
+    area_m2     double precision GENERATED ALWAYS AS (CASE WHEN {IN_CHINA} THEN ST_Area(geom::geography) END) STORED,
     source      text,
     CHECK ((kind = 'CITY') = (parent_code IS NULL))
 );
@@ -196,9 +197,15 @@ COMMENT ON TABLE land_quota_balance IS 'running balance of land_quota_entry, kep
 
 CREATE FUNCTION land_quota_apply_entry() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO land_quota_balance AS b (year, holder_code, kind, balance_m2)
-    VALUES (NEW.year, NEW.holder_code, NEW.kind, NEW.amount_m2)
-    ON CONFLICT (year, holder_code, kind) DO UPDATE SET balance_m2 = b.balance_m2 + EXCLUDED.balance_m2;
+    -- UPDATE first: it takes the row lock that serialises concurrent debits, and the
+    -- CHECK (balance_m2 >= 0) then refuses the one that would over-draw.
+    UPDATE land_quota_balance SET balance_m2 = balance_m2 + NEW.amount_m2
+     WHERE year = NEW.year AND holder_code = NEW.holder_code AND kind = NEW.kind;
+    IF NOT FOUND THEN
+        INSERT INTO land_quota_balance AS b (year, holder_code, kind, balance_m2)
+        VALUES (NEW.year, NEW.holder_code, NEW.kind, NEW.amount_m2)
+        ON CONFLICT (year, holder_code, kind) DO UPDATE SET balance_m2 = b.balance_m2 + EXCLUDED.balance_m2;
+    END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER land_quota_entry_apply AFTER INSERT ON land_quota_entry
@@ -257,7 +264,7 @@ CREATE TABLE protected_zone (
     name        text NOT NULL,
     county_code varchar(12) REFERENCES admin_area (code),
     geom        geometry(MultiPolygon, 4490) NOT NULL CHECK ({VALID_POLYGONAL}),
-    area_m2     double precision GENERATED ALWAYS AS (ST_Area(geom::geography)) STORED,
+    area_m2     double precision GENERATED ALWAYS AS (CASE WHEN {IN_CHINA} THEN ST_Area(geom::geography) END) STORED,
     source      text,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
