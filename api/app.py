@@ -121,7 +121,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.alembic_head = alembic_head()
-        log.info("landguard ready on %s:%s (%s)", settings.host, settings.port, settings.environment)
+        log.info(
+            "landguard ready on %s:%s (%s)", settings.host, settings.port, settings.environment
+        )
         try:
             yield
         finally:

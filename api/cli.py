@@ -44,13 +44,17 @@ def seed_demo(settings: Settings, *, seed: int, if_empty: bool) -> int:
                 if if_empty:
                     print(f"demo data already present ({existing} projects); keeping it")
                     return 0
-                print("the database already holds projects; refusing to seed twice", file=sys.stderr)
+                print(
+                    "the database already holds projects; refusing to seed twice", file=sys.stderr
+                )
                 return 1
             started = time.perf_counter()
             counts = load_demo(conn, seed=seed)
         took = time.perf_counter() - started
-        print(f"loaded the Jincheng 2024 demo set (seed {seed}) in {took:.1f}s: "
-              + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        print(
+            f"loaded the Jincheng 2024 demo set (seed {seed}) in {took:.1f}s: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
         return 0
     finally:
         engine.dispose()

@@ -50,12 +50,16 @@ class Settings:
         e = os.environ if env is None else env
         url = e.get("DATABASE_URL", "")
         if not url:
-            raise RuntimeError("DATABASE_URL is not set (make run sets it for the embedded cluster)")
+            raise RuntimeError(
+                "DATABASE_URL is not set (make run sets it for the embedded cluster)"
+            )
         environment = e.get("LANDGUARD_ENV", "development")
         if environment not in ("development", "production"):
             raise RuntimeError("LANDGUARD_ENV must be 'development' or 'production'")
-        origins = _list(e["LANDGUARD_CORS_ORIGINS"]) if "LANDGUARD_CORS_ORIGINS" in e else (
-            () if environment == "production" else DEV_CORS_ORIGINS
+        origins = (
+            _list(e["LANDGUARD_CORS_ORIGINS"])
+            if "LANDGUARD_CORS_ORIGINS" in e
+            else (() if environment == "production" else DEV_CORS_ORIGINS)
         )
         return cls(
             database_url=url,

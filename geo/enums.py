@@ -7,10 +7,10 @@ the PostgreSQL enum types from these same lists, so the two never drift.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class DomainEnum(str, Enum):
+class DomainEnum(StrEnum):
     """A str enum whose members carry a Chinese name (`zh`) and an English label (`en`)."""
 
     zh: str
@@ -54,7 +54,11 @@ class PlanType(DomainEnum):
 class KeyCategory(DomainEnum):
     ANNUAL_PLAN_BILLION = "ANNUAL_PLAN_BILLION", "年度投资计划亿元以上", "annual investment ≥ 1亿元"
     PROVINCIAL_KEY = "PROVINCIAL_KEY", "省级重点工程", "provincial key project"
-    MUNICIPAL_GOV_INVESTED = "MUNICIPAL_GOV_INVESTED", "市本级政府投资", "municipal government-invested"
+    MUNICIPAL_GOV_INVESTED = (
+        "MUNICIPAL_GOV_INVESTED",
+        "市本级政府投资",
+        "municipal government-invested",
+    )
     CITY_COUNTY_KEY = "CITY_COUNTY_KEY", "市县两级重点推进", "city/county key project"
 
 
@@ -116,10 +120,22 @@ class LedgerEntryType(DomainEnum):
 
 class ApprovalItemType(DomainEnum):
     PROJECT_FILING = "PROJECT_FILING", "项目备案/核准/审批", "project filing / approval"
-    LAND_PRE_EXAMINATION = "LAND_PRE_EXAMINATION", "用地预审与选址意见书", "land pre-examination and siting"
+    LAND_PRE_EXAMINATION = (
+        "LAND_PRE_EXAMINATION",
+        "用地预审与选址意见书",
+        "land pre-examination and siting",
+    )
     LAND_PLANNING_PERMIT = "LAND_PLANNING_PERMIT", "建设用地规划许可证", "land-use planning permit"
-    ENGINEERING_PLANNING_PERMIT = "ENGINEERING_PLANNING_PERMIT", "建设工程规划许可证", "engineering planning permit"
-    ENVIRONMENTAL_ASSESSMENT = "ENVIRONMENTAL_ASSESSMENT", "环境影响评价", "environmental impact assessment"
+    ENGINEERING_PLANNING_PERMIT = (
+        "ENGINEERING_PLANNING_PERMIT",
+        "建设工程规划许可证",
+        "engineering planning permit",
+    )
+    ENVIRONMENTAL_ASSESSMENT = (
+        "ENVIRONMENTAL_ASSESSMENT",
+        "环境影响评价",
+        "environmental impact assessment",
+    )
     ENERGY_REVIEW = "ENERGY_REVIEW", "节能审查", "energy-saving review"
     SOIL_WATER_PLAN = "SOIL_WATER_PLAN", "水土保持方案", "soil and water conservation plan"
     CONSTRUCTION_PERMIT = "CONSTRUCTION_PERMIT", "施工许可证", "construction permit"

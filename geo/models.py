@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Computed,
     Date,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import enums as E
@@ -36,7 +36,9 @@ from geo.crs import STORAGE_SRID
 
 
 def pg_enum(enum: type[E.DomainEnum], name: str) -> SAEnum:
-    return SAEnum(enum, name=name, create_type=False, values_callable=lambda e: [m.value for m in e])
+    return SAEnum(
+        enum, name=name, create_type=False, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class Base(DeclarativeBase):
@@ -50,7 +52,9 @@ class AdminArea(Base):
     name_en: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[E.AdminKind] = mapped_column(pg_enum(E.AdminKind, "admin_kind"))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("admin_area.code"))
-    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
     area_m2: Mapped[float] = mapped_column(Double, Computed("ST_Area(geom::geography)"))
     source: Mapped[str | None] = mapped_column(Text)
 
@@ -79,9 +83,13 @@ class Project(Base):
     lead_official: Mapped[str | None] = mapped_column(Text)
     lead_official_title: Mapped[str | None] = mapped_column(Text)
     responsible_entity: Mapped[str | None] = mapped_column(Text)
-    signing_status: Mapped[E.SigningStatus | None] = mapped_column(pg_enum(E.SigningStatus, "signing_status"))
+    signing_status: Mapped[E.SigningStatus | None] = mapped_column(
+        pg_enum(E.SigningStatus, "signing_status")
+    )
     stats_status: Mapped[E.StatsStatus] = mapped_column(pg_enum(E.StatsStatus, "stats_status"))
-    location: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=False))
+    location: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -103,15 +111,21 @@ class Parcel(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str | None] = mapped_column(Text)
     county_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"))
-    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
     gk_srid: Mapped[int] = mapped_column(Integer, Computed("gk_srid"))
     area_m2: Mapped[float] = mapped_column(Double, Computed("area_m2"))
     land_class: Mapped[E.LandClass] = mapped_column(pg_enum(E.LandClass, "land_class"))
-    new_construction_area_m2: Mapped[float] = mapped_column(Double, Computed("new_construction_area_m2"))
+    new_construction_area_m2: Mapped[float] = mapped_column(
+        Double, Computed("new_construction_area_m2")
+    )
     farmland_area_m2: Mapped[float] = mapped_column(Double, Computed("farmland_area_m2"))
     procedure_status: Mapped[E.LandStatus] = mapped_column(pg_enum(E.LandStatus, "land_status"))
     status_date: Mapped[dt.date] = mapped_column(Date)
-    supply_method: Mapped[E.SupplyMethod | None] = mapped_column(pg_enum(E.SupplyMethod, "supply_method"))
+    supply_method: Mapped[E.SupplyMethod | None] = mapped_column(
+        pg_enum(E.SupplyMethod, "supply_method")
+    )
     agreed_start_date: Mapped[dt.date | None] = mapped_column(Date)
     approval_doc: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -142,7 +156,9 @@ class LandQuotaEntry(Base):
     year: Mapped[int] = mapped_column(SmallInteger)
     holder_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"))
     kind: Mapped[E.QuotaKind] = mapped_column(pg_enum(E.QuotaKind, "quota_kind"))
-    entry_type: Mapped[E.LedgerEntryType] = mapped_column(pg_enum(E.LedgerEntryType, "ledger_entry_type"))
+    entry_type: Mapped[E.LedgerEntryType] = mapped_column(
+        pg_enum(E.LedgerEntryType, "ledger_entry_type")
+    )
     amount_m2: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcel.id"))
     transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -166,9 +182,13 @@ class ApprovalItem(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(48), unique=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
-    item_type: Mapped[E.ApprovalItemType] = mapped_column(pg_enum(E.ApprovalItemType, "approval_item_type"))
+    item_type: Mapped[E.ApprovalItemType] = mapped_column(
+        pg_enum(E.ApprovalItemType, "approval_item_type")
+    )
     name: Mapped[str] = mapped_column(Text)
-    handling_level: Mapped[E.HandlingLevel] = mapped_column(pg_enum(E.HandlingLevel, "handling_level"))
+    handling_level: Mapped[E.HandlingLevel] = mapped_column(
+        pg_enum(E.HandlingLevel, "handling_level")
+    )
     measures: Mapped[str | None] = mapped_column(Text)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
     leader: Mapped[str | None] = mapped_column(Text)
@@ -187,7 +207,9 @@ class ProtectedZone(Base):
     kind: Mapped[E.ZoneKind] = mapped_column(pg_enum(E.ZoneKind, "zone_kind"))
     name: Mapped[str] = mapped_column(Text)
     county_code: Mapped[str | None] = mapped_column(ForeignKey("admin_area.code"))
-    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
     area_m2: Mapped[float] = mapped_column(Double, Computed("ST_Area(geom::geography)"))
     source: Mapped[str | None] = mapped_column(Text)
 

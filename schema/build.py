@@ -22,7 +22,8 @@ class LandguardSchema(strawberry.Schema):
 
 
 def build_schema() -> strawberry.Schema:
-    extensions: list[Any] = [ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+    # Factories: the LRU caches are module-level and shared across requests.
+    extensions: list[Any] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
     return LandguardSchema(
         query=Query,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

@@ -30,7 +30,9 @@ AdminKind = _graphql_enum(E.AdminKind, "行政区类型 Kind of administrative a
 ProjectStage = _graphql_enum(E.ProjectStage, "项目阶段 Stage of a project in the 1355 closed loop")
 PlanType = _graphql_enum(E.PlanType, "项目类型 Planned-start, pre-stage or continuing project")
 KeyCategory = _graphql_enum(E.KeyCategory, "重点项目来源 Source of a key-list project (四类)")
-SigningStatus = _graphql_enum(E.SigningStatus, "招商项目签约状态 Signing status of a promoted project")
+SigningStatus = _graphql_enum(
+    E.SigningStatus, "招商项目签约状态 Signing status of a promoted project"
+)
 StatsStatus = _graphql_enum(E.StatsStatus, "入库纳统状态 Statistics-inclusion status")
 LandClass = _graphql_enum(E.LandClass, "地类 Current land class of a parcel")
 LandStatus = _graphql_enum(E.LandStatus, "用地手续状态 Land-procedure status of a parcel")

@@ -4,6 +4,7 @@ the request id, and reach the client masked. No stack trace or SQL ever leaves."
 from __future__ import annotations
 
 import logging
+
 from graphql import GraphQLError
 
 from schema.errors import ErrorCode, LandguardError

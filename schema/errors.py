@@ -6,13 +6,13 @@ and reaches the client only as INTERNAL_SERVER_ERROR (see schema/extensions.py).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
     INVALID_CURSOR = "INVALID_CURSOR"

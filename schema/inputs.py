@@ -15,7 +15,9 @@ from schema.enums import to_domain
 
 @strawberry.input(description="项目筛选 Project filter; all given conditions must hold")
 class ProjectFilter:
-    county_code: str | None = strawberry.field(default=None, description="县（市、区）代码, e.g. 140521")
+    county_code: str | None = strawberry.field(
+        default=None, description="县（市、区）代码, e.g. 140521"
+    )
     is_key: bool | None = strawberry.field(default=None, description="重点项目")
     stage: G.ProjectStage | None = None  # type: ignore[valid-type]
     category: G.KeyCategory | None = None  # type: ignore[valid-type]
@@ -54,7 +56,9 @@ class ApprovalItemFilter:
     status: G.ApprovalStatus | None = None  # type: ignore[valid-type]
     handling_level: G.HandlingLevel | None = None  # type: ignore[valid-type]
     item_type: G.ApprovalItemType | None = None  # type: ignore[valid-type]
-    overdue: bool | None = strawberry.field(default=None, description="逾期 only (true) or not overdue (false)")
+    overdue: bool | None = strawberry.field(
+        default=None, description="逾期 only (true) or not overdue (false)"
+    )
 
     def to_geo(self) -> GeoApprovalItemFilter:
         return GeoApprovalItemFilter(

@@ -28,7 +28,9 @@ def decode_cursor(cursor: str | None) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     if not raw.startswith(CURSOR_PREFIX):
-        raise LandguardError(ErrorCode.INVALID_CURSOR, f"`after` is not a cursor this API issued: {cursor!r}")
+        raise LandguardError(
+            ErrorCode.INVALID_CURSOR, f"`after` is not a cursor this API issued: {cursor!r}"
+        )
     return raw[len(CURSOR_PREFIX) :]
 
 

@@ -32,7 +32,9 @@ def _limit(info: Info, first: int | None) -> int:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="行政区 Admin areas: the city, six county-level units and the development zone")
+    @strawberry.field(
+        description="行政区 Admin areas: the city, six county-level units and the development zone"
+    )
     async def admin_areas(self, info: Info, kind: G.AdminKind | None = None) -> list[AdminArea]:  # type: ignore[valid-type]
         async with info.context.sessions() as s:
             rows = await admin.list_admin_areas(
@@ -66,7 +68,9 @@ class Query:
         limit = _limit(info, first)
         f = (filter or ProjectFilter()).to_geo()
         async with info.context.sessions() as s:
-            rows = await projects.list_projects(s, filter=f, after=decode_cursor(after), limit=limit)
+            rows = await projects.list_projects(
+                s, filter=f, after=decode_cursor(after), limit=limit
+            )
 
         async def count() -> int:
             async with info.context.sessions() as s:
@@ -117,15 +121,21 @@ class Query:
             )
         return Parcel.from_row(row) if row else None
 
-    @strawberry.field(description="用地计划指标 Land quotas of a year, per holder and kind, from the ledger")
-    async def land_quotas(self, info: Info, year: int, holder_code: str | None = None) -> list[LandQuota]:
+    @strawberry.field(
+        description="用地计划指标 Land quotas of a year, per holder and kind, from the ledger"
+    )
+    async def land_quotas(
+        self, info: Info, year: int, holder_code: str | None = None
+    ) -> list[LandQuota]:
         if not 2000 <= year <= 2100:
             raise bad_input("`year` must be between 2000 and 2100", argument="year")
         async with info.context.sessions() as s:
             rows = await quotas.land_quotas(s, year=year, holder_code=holder_code)
         return [LandQuota.from_row(r) for r in rows]
 
-    @strawberry.field(description="审批事项清单 Approval items, ordered by code; overdue judged as of `asOf` (default today)")
+    @strawberry.field(
+        description="审批事项清单 Approval items, ordered by code; overdue judged as of `asOf` (default today)"
+    )
     async def approval_items(
         self,
         info: Info,

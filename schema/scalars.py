@@ -37,7 +37,7 @@ def _finite(coords: Any) -> bool:
 def _parse_value(value: Any) -> dict[str, Any]:
     """Shape check only; the full geometry rules (validity, SRID, extent) live in geo/."""
     if not isinstance(value, dict):
-        raise ValueError("GeoJSON geometry must be a JSON object, e.g. {\"type\": \"Point\", ...}")
+        raise ValueError('GeoJSON geometry must be a JSON object, e.g. {"type": "Point", ...}')
     if value.get("type") not in GEOMETRY_TYPES:
         raise ValueError(
             f"GeoJSON type must be one of {sorted(GEOMETRY_TYPES)}, got {value.get('type')!r}"

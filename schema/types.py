@@ -18,7 +18,9 @@ Info = strawberry.Info[Context, None]
 
 
 def _g(graphql_enum: Any, value: Any) -> Any:
-    return None if value is None else graphql_enum(value.value if hasattr(value, "value") else value)
+    return (
+        None if value is None else graphql_enum(value.value if hasattr(value, "value") else value)
+    )
 
 
 @strawberry.type(description="Area in the three units people read: m², 亩 and 公顷 (ha)")
@@ -34,14 +36,18 @@ class Area:
         return crs.ha(self.m2)
 
 
-@strawberry.type(description="行政区 Administrative area (GB/T 2260 code; the development zone has a custom code)")
+@strawberry.type(
+    description="行政区 Administrative area (GB/T 2260 code; the development zone has a custom code)"
+)
 class AdminArea:
     code: str
     name: str
     name_en: str | None
     kind: G.AdminKind  # type: ignore[valid-type]
     parent_code: str | None
-    area_m2: float = strawberry.field(description="Spheroidal area in m², computed by PostGIS 面积（平方米）")
+    area_m2: float = strawberry.field(
+        description="Spheroidal area in m², computed by PostGIS 面积（平方米）"
+    )
     source: str | None = strawberry.field(description="Data source and licence 数据来源")
     _geojson: strawberry.Private[str | None] = None
 
@@ -95,14 +101,20 @@ class ParcelStatusStep:
     reason: str | None
 
 
-@strawberry.type(description="地块 Land parcel. Areas are legal plane areas in its CGCS2000 Gauss-Krüger zone.")
+@strawberry.type(
+    description="地块 Land parcel. Areas are legal plane areas in its CGCS2000 Gauss-Krüger zone."
+)
 class Parcel:
     code: str
     name: str | None
     land_class: G.LandClass = strawberry.field(description="地类 current land class")  # type: ignore[valid-type]
     procedure_status: G.LandStatus = strawberry.field(description="用地手续状态")  # type: ignore[valid-type]
-    status_date: dt.date = strawberry.field(description="Date the current status was reached 状态日期")
-    area_m2: float = strawberry.field(description="Legal plane area (m²) in zone gkZoneSrid 面积（平方米）")
+    status_date: dt.date = strawberry.field(
+        description="Date the current status was reached 状态日期"
+    )
+    area_m2: float = strawberry.field(
+        description="Legal plane area (m²) in zone gkZoneSrid 面积（平方米）"
+    )
     gk_zone_srid: int = strawberry.field(
         description="EPSG code of the 3-degree Gauss-Krüger zone the area is measured in (4546 CM 111°E, 4547 CM 114°E) 高斯-克吕格投影带"
     )
@@ -177,13 +189,18 @@ class Parcel:
         rows = await info.context.loaders.parcel_history.load(self._id)
         return [
             ParcelStatusStep(
-                status=_g(G.LandStatus, r.status), occurred_on=r.occurred_on, actor=r.actor, reason=r.reason
+                status=_g(G.LandStatus, r.status),
+                occurred_on=r.occurred_on,
+                actor=r.actor,
+                reason=r.reason,
             )
             for r in rows
         ]
 
 
-@strawberry.type(description="审批事项 Approval item of a project (handling level, measures, deadline, leader, handler)")
+@strawberry.type(
+    description="审批事项 Approval item of a project (handling level, measures, deadline, leader, handler)"
+)
 class ApprovalItem:
     code: str
     item_type: G.ApprovalItemType  # type: ignore[valid-type]
@@ -196,7 +213,9 @@ class ApprovalItem:
     status: G.ApprovalStatus  # type: ignore[valid-type]
     started_on: dt.date | None
     completed_on: dt.date | None
-    overdue: bool = strawberry.field(description="逾期: deadline passed and not completed (as of the query date)")
+    overdue: bool = strawberry.field(
+        description="逾期: deadline passed and not completed (as of the query date)"
+    )
     days_overdue: int = strawberry.field(description="逾期天数 (0 when not overdue)")
     version: int
     _project_id: strawberry.Private[int]
@@ -248,7 +267,9 @@ class Project:
     responsible_entity: str | None = strawberry.field(description="责任主体")
     signing_status: G.SigningStatus | None  # type: ignore[valid-type]
     stats_status: G.StatsStatus  # type: ignore[valid-type]
-    location: GeoJSON | None = strawberry.field(description="Representative point (EPSG:4490) 项目位置")
+    location: GeoJSON | None = strawberry.field(
+        description="Representative point (EPSG:4490) 项目位置"
+    )
     version: int
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str]
@@ -318,7 +339,9 @@ class LandQuotaEntry:
     transfer_id: str | None
 
 
-@strawberry.type(description="用地计划指标 Land quota of one holder (county or 市级调节库 city pool), year and kind; derived from the ledger")
+@strawberry.type(
+    description="用地计划指标 Land quota of one holder (county or 市级调节库 city pool), year and kind; derived from the ledger"
+)
 class LandQuota:
     year: int
     holder_code: str
@@ -350,7 +373,9 @@ class LandQuota:
 
     @strawberry.field(description="台账分录 The ledger entries behind the balance, oldest first")
     async def entries(self, info: Info) -> list[LandQuotaEntry]:
-        rows = await info.context.loaders.quota_entries.load((self.year, self.holder_code, self.kind.value))
+        rows = await info.context.loaders.quota_entries.load(
+            (self.year, self.holder_code, self.kind.value)
+        )
         return [
             LandQuotaEntry(
                 entry_type=_g(G.LedgerEntryType, e.entry_type),
@@ -366,7 +391,9 @@ class LandQuota:
         ]
 
 
-@strawberry.type(description="三区三线 Protected zone: basic farmland, ecological red line or urban development boundary")
+@strawberry.type(
+    description="三区三线 Protected zone: basic farmland, ecological red line or urban development boundary"
+)
 class ProtectedZone:
     code: str
     kind: G.ZoneKind  # type: ignore[valid-type]
@@ -407,5 +434,3 @@ class ProtectedZone:
         if self._geojson is not None:
             return GeoJSON(self._geojson)
         return GeoJSON(await info.context.loaders.zone_geometry.load(self._id))
-
-

@@ -148,7 +148,9 @@ def gql(client: httpx.AsyncClient) -> GQL:
     """POST a GraphQL operation; return the decoded JSON body (data and errors)."""
 
     async def run(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

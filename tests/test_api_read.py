@@ -13,8 +13,12 @@ from sqlalchemy import Engine, text
 from geo.crs import DEV_ZONE_CODE
 
 README_KM2 = {  # geo/data/jincheng-counties/README.md
-    "140502": 148.6, "140521": 2626.9, "140522": 1936.1,
-    "140524": 1684.1, "140525": 2033.5, "140581": 993.9,
+    "140502": 148.6,
+    "140521": 2626.9,
+    "140522": 1936.1,
+    "140524": 1684.1,
+    "140525": 2033.5,
+    "140581": 993.9,
 }
 
 
@@ -34,12 +38,16 @@ async def test_admin_areas_are_the_real_counties(gql, demo_sync_engine) -> None:
         assert areas[code]["areaMu"] == pytest.approx(areas[code]["areaM2"] * 15 / 10000)
         assert areas[code]["areaHa"] == pytest.approx(areas[code]["areaM2"] / 10000)
     counties = await gql("{ adminAreas(kind: COUNTY) { code } }")
-    expected = sql(demo_sync_engine, "SELECT code FROM admin_area WHERE kind = 'COUNTY' ORDER BY code")
+    expected = sql(
+        demo_sync_engine, "SELECT code FROM admin_area WHERE kind = 'COUNTY' ORDER BY code"
+    )
     assert [a["code"] for a in counties["data"]["adminAreas"]] == [r.code for r in expected]
 
 
 async def test_admin_area_geometry_is_a_geojson_object(gql) -> None:  # type: ignore[no-untyped-def]
-    body = await gql('{ adminArea(code: "140502") { name geometry } unknown: adminArea(code: "999999") { code } }')
+    body = await gql(
+        '{ adminArea(code: "140502") { name geometry } unknown: adminArea(code: "999999") { code } }'
+    )
     area = body["data"]["adminArea"]
     assert area["name"] == "城区"
     geometry = area["geometry"]
@@ -80,15 +88,17 @@ async def test_filtered_parcel_pagination_matches_sql(gql, demo_sync_engine) -> 
         "SELECT code FROM parcel WHERE county_code = '140525' AND land_class = 'FARMLAND' ORDER BY code",
     )
     assert codes == [r.code for r in expected] and len(codes) > 37
-    body = await gql('{ parcels(filter: {countyCode: "140525", landClass: FARMLAND}, first: 1) { totalCount } }')
+    body = await gql(
+        '{ parcels(filter: {countyCode: "140525", landClass: FARMLAND}, first: 1) { totalCount } }'
+    )
     assert body["data"]["parcels"]["totalCount"] == len(expected)
 
 
 async def test_project_filters_and_key_list(gql, demo_sync_engine) -> None:  # type: ignore[no-untyped-def]
     body = await gql(
-        '{ all: projects(filter: {isKey: true}) { totalCount }'
+        "{ all: projects(filter: {isKey: true}) { totalCount }"
         '  prov: projects(filter: {isKey: true, category: PROVINCIAL_KEY, countyCode: "140581"}) { totalCount }'
-        '  started: projects(filter: {stage: CONSTRUCTION_START}) { totalCount } }'
+        "  started: projects(filter: {stage: CONSTRUCTION_START}) { totalCount } }"
     )
     data = body["data"]
     assert data["all"]["totalCount"] == 300
@@ -97,7 +107,9 @@ async def test_project_filters_and_key_list(gql, demo_sync_engine) -> None:  # t
         "SELECT count(*) FROM project WHERE is_key AND 'PROVINCIAL_KEY' = ANY(categories) AND county_code = '140581'",
     )
     assert data["prov"]["totalCount"] == prov[0]
-    (started,) = sql(demo_sync_engine, "SELECT count(*) FROM project WHERE stage = 'CONSTRUCTION_START'")
+    (started,) = sql(
+        demo_sync_engine, "SELECT count(*) FROM project WHERE stage = 'CONSTRUCTION_START'"
+    )
     assert data["started"]["totalCount"] == started[0]
 
 
@@ -221,7 +233,7 @@ async def test_nested_lists_use_a_constant_number_of_statements(gql, count_sql) 
         ("{ parcels(first: -1) { totalCount } }", "BAD_USER_INPUT"),
         ('{ parcels(after: "bm90LWEtY3Vyc29y") { totalCount } }', "INVALID_CURSOR"),
         ("{ projects(filter: {stage: FLYING}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED"),
-        ("{ projects(first: \"ten\") { totalCount } }", "GRAPHQL_VALIDATION_FAILED"),
+        ('{ projects(first: "ten") { totalCount } }', "GRAPHQL_VALIDATION_FAILED"),
         ("{ project { code } }", "GRAPHQL_VALIDATION_FAILED"),
         ("{ projects { nope } }", "GRAPHQL_VALIDATION_FAILED"),
         ("{ projects(first: 1 { totalCount } }", "GRAPHQL_PARSE_FAILED"),

@@ -7,7 +7,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 
-from api.app import create_app, alembic_head
+from api.app import alembic_head, create_app
 from api.settings import Settings
 from tests.conftest import url_for
 
@@ -23,7 +23,9 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
 async def test_graphiql_is_served_offline(client: httpx.AsyncClient) -> None:
     page = await client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200 and "GraphiQL" in page.text
-    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page.text, re.I), "external URL in page"
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page.text, re.I), (
+        "external URL in page"
+    )
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert len(assets) == 4
     for asset in assets:
@@ -35,8 +37,11 @@ async def test_graphiql_is_served_offline(client: httpx.AsyncClient) -> None:
 async def test_cors_preflight_for_graphql(client: httpx.AsyncClient) -> None:
     allowed = await client.options(
         "/graphql",
-        headers={"origin": "http://localhost:5173", "access-control-request-method": "POST",
-                 "access-control-request-headers": "content-type,authorization"},
+        headers={
+            "origin": "http://localhost:5173",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,authorization",
+        },
     )
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
@@ -46,7 +51,9 @@ async def test_cors_preflight_for_graphql(client: httpx.AsyncClient) -> None:
         headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
     )
     assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
-    simple = await client.post("/graphql", json={"query": "{ __typename }"}, headers={"origin": "http://localhost:5173"})
+    simple = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"origin": "http://localhost:5173"}
+    )
     assert simple.headers["access-control-allow-origin"] == "http://localhost:5173"
 
 
@@ -59,17 +66,20 @@ async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
 
 async def test_bad_json_body_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
     for body in (b'{"query": NaN}', b"{not json", b'{"query": "{ __typename }"} trailing'):
-        response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+        response = await client.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 400, body
 
 
 async def test_database_failure_is_masked() -> None:
     app: Starlette = create_app(Settings(database_url=url_for("lgtest_no_such_database")))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            ready = await c.get("/readyz")
-            assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
-            response = await c.post("/graphql", json={"query": '{ project(code: "x") { code } }'})
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as c:
+        ready = await c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
+        response = await c.post("/graphql", json={"query": '{ project(code: "x") { code } }'})
     assert response.status_code == 200
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

@@ -49,5 +49,7 @@ async def admin_areas_by_code(
 async def geometry_by_code(
     session: AsyncSession, codes: Sequence[str], *, precision: int
 ) -> dict[str, str]:
-    stmt = select(AdminArea.code, as_geojson(AdminArea.geom, precision)).where(AdminArea.code.in_(codes))
+    stmt = select(AdminArea.code, as_geojson(AdminArea.geom, precision)).where(
+        AdminArea.code.in_(codes)
+    )
     return {code: gj for code, gj in (await session.execute(stmt)).all()}

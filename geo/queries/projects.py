@@ -64,7 +64,7 @@ def _filtered(f: ProjectFilter) -> Select[Any]:
     if f.stage is not None:
         stmt = stmt.where(Project.stage == f.stage)
     if f.category is not None:
-        stmt = stmt.where(Project.categories.any(f.category))
+        stmt = stmt.where(Project.categories.contains([f.category]))
     if f.plan_type is not None:
         stmt = stmt.where(Project.plan_type == f.plan_type)
     return stmt
@@ -73,7 +73,9 @@ def _filtered(f: ProjectFilter) -> Select[Any]:
 async def list_projects(
     session: AsyncSession, *, filter: ProjectFilter, after: str | None, limit: int
 ) -> Sequence[Row[Any]]:
-    return await paging.fetch_page(session, _filtered(filter), key=Project.code, after=after, limit=limit)
+    return await paging.fetch_page(
+        session, _filtered(filter), key=Project.code, after=after, limit=limit
+    )
 
 
 async def count_projects(session: AsyncSession, *, filter: ProjectFilter) -> int:

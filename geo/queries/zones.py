@@ -58,7 +58,9 @@ async def count_zones(session: AsyncSession, *, filter: ZoneFilter) -> int:
     return await paging.count(session, _filtered(filter, False, 0))
 
 
-async def geometry_by_id(session: AsyncSession, ids: Sequence[int], *, precision: int) -> dict[int, str]:
+async def geometry_by_id(
+    session: AsyncSession, ids: Sequence[int], *, precision: int
+) -> dict[int, str]:
     stmt = select(ProtectedZone.id, as_geojson(ProtectedZone.geom, precision)).where(
         ProtectedZone.id.in_(ids)
     )

@@ -26,7 +26,9 @@ depends_on: str | Sequence[str] | None = None
 # The zone expression lives here once; both generated columns below use it.
 GK_SRID = "(CASE WHEN ST_X(ST_Centroid(geom)) < 112.5 THEN 4546 ELSE 4547 END)"
 # China's extent in degrees: a coordinate outside it is a unit or axis-order mistake.
-IN_CHINA = "ST_XMin(geom) >= 73 AND ST_XMax(geom) <= 136 AND ST_YMin(geom) >= 3 AND ST_YMax(geom) <= 54"
+IN_CHINA = (
+    "ST_XMin(geom) >= 73 AND ST_XMax(geom) <= 136 AND ST_YMin(geom) >= 3 AND ST_YMax(geom) <= 54"
+)
 # Generated columns are computed before CHECKs run: guard the transform so an
 # out-of-range geometry fails on the CHECK (a clear constraint name), not inside PROJ.
 LEGAL_AREA = f"(CASE WHEN {IN_CHINA} THEN ST_Area(ST_Transform(geom, {GK_SRID})) END)"
@@ -341,7 +343,9 @@ def upgrade() -> None:
         for t, enum in ALL_ENUMS.items()
         for i, m in enumerate(enum)
     )
-    op.execute(f"INSERT INTO code_label (enum_type, value, name_zh, name_en, sort_order) VALUES {rows}")
+    op.execute(
+        f"INSERT INTO code_label (enum_type, value, name_zh, name_en, sort_order) VALUES {rows}"
+    )
 
 
 def downgrade() -> None:
