@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -14,7 +19,9 @@ def sync_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     else:
-        raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use postgresql://")
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: use postgresql://"
+        )
     return parsed.render_as_string(hide_password=False)
 
 
