@@ -79,11 +79,15 @@ def _from_geojson(value: Any) -> tuple[BaseGeometry, int | None]:
     if crs is not None:
         name = (crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None
         if name not in _CRS_NAMES:
-            raise GeometryInputError("UNSUPPORTED_SRID", f"crs {name!r} is not accepted; use EPSG:4490 or EPSG:4326")
+            raise GeometryInputError(
+                "UNSUPPORTED_SRID", f"crs {name!r} is not accepted; use EPSG:4490 or EPSG:4326"
+            )
         srid = _CRS_NAMES[name]
         value = {k: v for k, v in value.items() if k != "crs"}
     if not _finite_tree(value.get("coordinates", value.get("geometries", []))):
-        raise GeometryInputError("INVALID_GEOJSON", "coordinates must be finite numbers (no NaN, Infinity or strings)")
+        raise GeometryInputError(
+            "INVALID_GEOJSON", "coordinates must be finite numbers (no NaN, Infinity or strings)"
+        )
     try:
         geometry = shapely.from_geojson(json.dumps(value))
     except shapely.errors.GEOSException as exc:
@@ -113,7 +117,9 @@ def _from_wkt(text: str, *, extended: bool) -> tuple[BaseGeometry, int | None]:
     if match:
         srid, text = int(match.group(1)), match.group(2)
     elif extended:
-        raise GeometryInputError("INVALID_WKT", "EWKT must start with SRID=<code>; e.g. SRID=4490;POINT(112.85 35.49)")
+        raise GeometryInputError(
+            "INVALID_WKT", "EWKT must start with SRID=<code>; e.g. SRID=4490;POINT(112.85 35.49)"
+        )
     try:
         geometry = shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:
@@ -125,7 +131,9 @@ def _geos_message(exc: Exception) -> str:
     return str(exc).replace("IllegalArgumentException: ", "").replace("ParseException: ", "")
 
 
-def _check(geometry: BaseGeometry, *, max_vertices: int, allowed_types: frozenset[str] | None) -> None:
+def _check(
+    geometry: BaseGeometry, *, max_vertices: int, allowed_types: frozenset[str] | None
+) -> None:
     if geometry.is_empty:
         raise GeometryInputError("EMPTY_GEOMETRY", "the geometry is empty")
     if allowed_types is not None and geometry.geom_type not in allowed_types:
@@ -137,17 +145,27 @@ def _check(geometry: BaseGeometry, *, max_vertices: int, allowed_types: frozense
         raise GeometryInputError("NOT_2D", "only 2-D coordinates are accepted (found a Z value)")
     coords = shapely.get_coordinates(geometry)
     if len(coords) > max_vertices:
-        raise GeometryInputError("TOO_MANY_VERTICES", f"{len(coords)} vertices; at most {max_vertices} are accepted")
+        raise GeometryInputError(
+            "TOO_MANY_VERTICES", f"{len(coords)} vertices; at most {max_vertices} are accepted"
+        )
     if not np.isfinite(coords).all():
         raise GeometryInputError("INVALID_GEOMETRY", "coordinates must be finite numbers")
     lon, lat = coords[:, 0], coords[:, 1]
     bad = np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))
     if bad.size:
         x, y = (float(v) for v in coords[bad[0]])
-        hint = " — latitude and longitude look swapped (GeoJSON is lon, lat)" if abs(x) <= 90 < abs(y) <= 180 else ""
+        hint = (
+            " — latitude and longitude look swapped (GeoJSON is lon, lat)"
+            if abs(x) <= 90 < abs(y) <= 180
+            else ""
+        )
         if abs(x) > 180 and abs(y) > 180:
             hint = " — these look like projected metres, not degrees"
-        raise GeometryInputError("COORDINATE_OUT_OF_RANGE", f"coordinate ({x}, {y}) is outside lon ±180 / lat ±90{hint}", (x, y))
+        raise GeometryInputError(
+            "COORDINATE_OUT_OF_RANGE",
+            f"coordinate ({x}, {y}) is outside lon ±180 / lat ±90{hint}",
+            (x, y),
+        )
     reason = shapely.is_valid_reason(geometry)
     if reason != "Valid Geometry":
         location = _reason_location(reason)
@@ -175,9 +193,13 @@ def parse_geometry(
             raise GeometryInputError("INVALID_WKT", f"{fmt} input must be a string")
         geometry, embedded = _from_wkt(value, extended=fmt == "EWKT")
     else:
-        raise GeometryInputError("UNSUPPORTED_FORMAT", f"unknown geometry format {fmt!r}; use GEOJSON, WKT or EWKT")
+        raise GeometryInputError(
+            "UNSUPPORTED_FORMAT", f"unknown geometry format {fmt!r}; use GEOJSON, WKT or EWKT"
+        )
     if embedded is not None and srid is not None and embedded != srid:
-        raise GeometryInputError("UNSUPPORTED_SRID", f"the geometry says SRID {embedded} but srid {srid} was given")
+        raise GeometryInputError(
+            "UNSUPPORTED_SRID", f"the geometry says SRID {embedded} but srid {srid} was given"
+        )
     final_srid = _srid(embedded if embedded is not None else srid)
     _check(geometry, max_vertices=max_vertices, allowed_types=allowed_types)
     return InputGeometry(

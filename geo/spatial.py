@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, cast, func, literal
+from sqlalchemy import Select, and_, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.crs import STORAGE_SRID
@@ -32,11 +32,14 @@ class SpatialFilter:
 def check_bbox(values: list[float] | tuple[float, ...]) -> tuple[float, float, float, float]:
     """[minLon, minLat, maxLon, maxLat] in degrees, each in range and min ≤ max."""
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise GeometryInputError("INVALID_BBOX", "bbox must be four finite numbers [minLon, minLat, maxLon, maxLat]")
+        raise GeometryInputError(
+            "INVALID_BBOX", "bbox must be four finite numbers [minLon, minLat, maxLon, maxLat]"
+        )
     x0, y0, x1, y1 = (float(v) for v in values)
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
         raise GeometryInputError(
-            "INVALID_BBOX", f"bbox {list(values)} must be [minLon, minLat, maxLon, maxLat] with min ≤ max, in degrees"
+            "INVALID_BBOX",
+            f"bbox {list(values)} must be [minLon, minLat, maxLon, maxLat] with min ≤ max, in degrees",
         )
     return x0, y0, x1, y1
 
@@ -52,9 +55,8 @@ def envelope(bbox: tuple[float, float, float, float]) -> ColumnElement[Any]:
 
 
 def _geography(expr: Any) -> Any:
-    from geoalchemy2 import Geography
-
-    return cast(expr, Geography)
+    """geometry → geography keeping its SRID (a typed CAST would impose 4326)."""
+    return func.geography(expr)
 
 
 def within_distance(column: Any, g: InputGeometry, meters: float) -> ColumnElement[bool]:
@@ -71,7 +73,7 @@ def within_distance(column: Any, g: InputGeometry, meters: float) -> ColumnEleme
     )
 
 
-def apply(stmt: Select[Any], column: Any, f: SpatialFilter | None) -> Select[Any]:
+def apply_spatial(stmt: Select[Any], column: Any, f: SpatialFilter | None) -> Select[Any]:
     """Add the filter's predicates (all must hold) to a statement over `column`."""
     if f is None:
         return stmt

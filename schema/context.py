@@ -31,6 +31,4 @@ class Context:
 
     def __post_init__(self) -> None:
         # Built per request: a module-level loader would cache across users forever.
-        self.loaders = Loaders(
-            self.sessions, precision=self.config.geojson_precision, today=self.today
-        )
+        self.loaders = Loaders(self.sessions, today=self.today)

@@ -11,6 +11,7 @@ from geo.queries.projects import ProjectFilter as GeoProjectFilter
 from geo.queries.zones import ZoneFilter as GeoZoneFilter
 from schema import enums as G
 from schema.enums import to_domain
+from schema.geometry import SpatialFilterInput, to_spatial
 
 
 @strawberry.input(description="项目筛选 Project filter; all given conditions must hold")
@@ -22,6 +23,9 @@ class ProjectFilter:
     stage: G.ProjectStage | None = None  # type: ignore[valid-type]
     category: G.KeyCategory | None = None  # type: ignore[valid-type]
     plan_type: G.PlanType | None = None  # type: ignore[valid-type]
+    spatial: SpatialFilterInput | None = strawberry.field(
+        default=None, description="Spatial predicates on the project's location point 项目位置"
+    )
 
     def to_geo(self) -> GeoProjectFilter:
         return GeoProjectFilter(
@@ -30,6 +34,7 @@ class ProjectFilter:
             stage=to_domain(E.ProjectStage, self.stage),
             category=to_domain(E.KeyCategory, self.category),
             plan_type=to_domain(E.PlanType, self.plan_type),
+            spatial=to_spatial(self.spatial),
         )
 
 
@@ -39,6 +44,10 @@ class ParcelFilter:
     project_code: str | None = None
     procedure_status: G.LandStatus | None = None  # type: ignore[valid-type]
     land_class: G.LandClass | None = None  # type: ignore[valid-type]
+    is_key: bool | None = strawberry.field(
+        default=None, description="parcels of key-list projects 重点项目用地"
+    )
+    spatial: SpatialFilterInput | None = None
 
     def to_geo(self) -> GeoParcelFilter:
         return GeoParcelFilter(
@@ -46,6 +55,8 @@ class ParcelFilter:
             project_code=self.project_code,
             procedure_status=to_domain(E.LandStatus, self.procedure_status),
             land_class=to_domain(E.LandClass, self.land_class),
+            is_key=self.is_key,
+            spatial=to_spatial(self.spatial),
         )
 
 
@@ -75,6 +86,11 @@ class ApprovalItemFilter:
 class ProtectedZoneFilter:
     kind: G.ZoneKind | None = None  # type: ignore[valid-type]
     county_code: str | None = None
+    spatial: SpatialFilterInput | None = None
 
     def to_geo(self) -> GeoZoneFilter:
-        return GeoZoneFilter(kind=to_domain(E.ZoneKind, self.kind), county_code=self.county_code)
+        return GeoZoneFilter(
+            kind=to_domain(E.ZoneKind, self.kind),
+            county_code=self.county_code,
+            spatial=to_spatial(self.spatial),
+        )

@@ -11,9 +11,9 @@ from geo.queries import admin, approvals, parcels, projects, quotas, zones
 from schema import enums as G
 from schema.enums import to_domain
 from schema.errors import bad_input
+from schema.geometry import SpatialFilterInput, preload_options, to_spatial
 from schema.inputs import ApprovalItemFilter, ParcelFilter, ProjectFilter, ProtectedZoneFilter
 from schema.pagination import Connection, decode_cursor, page_size
-from schema.selection import selects
 from schema.types import AdminArea, ApprovalItem, Info, LandQuota, Parcel, Project, ProtectedZone
 
 CODE_MAX = 40
@@ -35,15 +35,21 @@ class Query:
     @strawberry.field(
         description="行政区 Admin areas: the city, six county-level units and the development zone"
     )
-    async def admin_areas(self, info: Info, kind: G.AdminKind | None = None) -> list[AdminArea]:  # type: ignore[valid-type]
+    async def admin_areas(
+        self,
+        info: Info,
+        kind: G.AdminKind | None = None,  # type: ignore[valid-type]
+        spatial: SpatialFilterInput | None = None,
+    ) -> list[AdminArea]:
+        spatial_filter = to_spatial(spatial)
         async with info.context.sessions() as s:
             rows = await admin.list_admin_areas(
                 s,
                 kind=to_domain(E.AdminKind, kind),
-                with_geometry=selects(info, "geometry"),
-                precision=info.context.config.geojson_precision,
+                spatial_filter=spatial_filter,
+                geometry=(geometry := preload_options(info, "geometry")),
             )
-        return [AdminArea.from_row(r) for r in rows]
+        return [AdminArea.from_row(r, geometry) for r in rows]
 
     @strawberry.field(description="One admin area by GB/T 2260 code; null when unknown")
     async def admin_area(self, info: Info, code: str) -> AdminArea | None:
@@ -51,11 +57,10 @@ class Query:
             rows = await admin.admin_areas_by_code(
                 s,
                 [_code(code, "code")],
-                with_geometry=selects(info, "geometry"),
-                precision=info.context.config.geojson_precision,
+                geometry=(geometry := preload_options(info, "geometry")),
             )
         row = rows.get(code)
-        return AdminArea.from_row(row) if row else None
+        return AdminArea.from_row(row, geometry) if row else None
 
     @strawberry.field(description="项目清单 Projects, ordered by code (Relay connection)")
     async def projects(
@@ -100,15 +105,16 @@ class Query:
                 filter=f,
                 after=decode_cursor(after),
                 limit=limit,
-                with_geometry=selects(info, "edges", "node", "geometry"),
-                precision=info.context.config.geojson_precision,
+                geometry=(geometry := preload_options(info, "edges", "node", "geometry")),
             )
 
         async def count() -> int:
             async with info.context.sessions() as s:
                 return await parcels.count_parcels(s, filter=f)
 
-        return Connection.build(rows, limit=limit, to_node=Parcel.from_row, count=count)
+        return Connection.build(
+            rows, limit=limit, to_node=lambda r: Parcel.from_row(r, geometry), count=count
+        )
 
     @strawberry.field(description="One parcel by code; null when unknown")
     async def parcel(self, info: Info, code: str) -> Parcel | None:
@@ -116,10 +122,9 @@ class Query:
             row = await parcels.parcel_by_code(
                 s,
                 _code(code, "code"),
-                with_geometry=selects(info, "geometry"),
-                precision=info.context.config.geojson_precision,
+                geometry=(geometry := preload_options(info, "geometry")),
             )
-        return Parcel.from_row(row) if row else None
+        return Parcel.from_row(row, geometry) if row else None
 
     @strawberry.field(
         description="用地计划指标 Land quotas of a year, per holder and kind, from the ledger"
@@ -174,12 +179,13 @@ class Query:
                 filter=f,
                 after=decode_cursor(after),
                 limit=limit,
-                with_geometry=selects(info, "edges", "node", "geometry"),
-                precision=info.context.config.geojson_precision,
+                geometry=(geometry := preload_options(info, "edges", "node", "geometry")),
             )
 
         async def count() -> int:
             async with info.context.sessions() as s:
                 return await zones.count_zones(s, filter=f)
 
-        return Connection.build(rows, limit=limit, to_node=ProtectedZone.from_row, count=count)
+        return Connection.build(
+            rows, limit=limit, to_node=lambda r: ProtectedZone.from_row(r, geometry), count=count
+        )

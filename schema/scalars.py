@@ -6,7 +6,6 @@ response as an `orjson.Fragment`, so no Python object is built per coordinate.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NewType
 
 import orjson
@@ -15,10 +14,6 @@ from strawberry.types.scalar import ScalarDefinition
 
 GeoJSON = NewType("GeoJSON", object)
 
-GEOMETRY_TYPES = frozenset(
-    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
-)
-
 
 def _serialize(value: Any) -> Any:
     if isinstance(value, str | bytes):
@@ -26,24 +21,8 @@ def _serialize(value: Any) -> Any:
     return value
 
 
-def _finite(coords: Any) -> bool:
-    if isinstance(coords, int | float) and not isinstance(coords, bool):
-        return math.isfinite(coords)
-    if isinstance(coords, list):
-        return all(_finite(c) for c in coords)
-    return False
-
-
-def _parse_value(value: Any) -> dict[str, Any]:
-    """Shape check only; the full geometry rules (validity, SRID, extent) live in geo/."""
-    if not isinstance(value, dict):
-        raise ValueError('GeoJSON geometry must be a JSON object, e.g. {"type": "Point", ...}')
-    if value.get("type") not in GEOMETRY_TYPES:
-        raise ValueError(
-            f"GeoJSON type must be one of {sorted(GEOMETRY_TYPES)}, got {value.get('type')!r}"
-        )
-    if not _finite(value.get("coordinates")):
-        raise ValueError("GeoJSON coordinates must be nested arrays of finite numbers")
+def _parse_value(value: Any) -> Any:
+    """Any JSON value passes here; geo.geometry_input checks it with precise error codes."""
     return value
 
 

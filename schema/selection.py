@@ -16,11 +16,13 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield sel
 
 
-def selects(info: Any, *path: str) -> bool:
-    """True when the current field's selection contains the given path (fragments flattened)."""
+def selected(info: Any, *path: str) -> list[SelectedField]:
+    """Every occurrence of the path under the current field (fragments flattened)."""
     level: list[SelectedField] = list(info.selected_fields)
     for name in path:
         level = [f for parent in level for f in _fields(parent.selections) if f.name == name]
-        if not level:
-            return False
-    return True
+    return level
+
+
+def selects(info: Any, *path: str) -> bool:
+    return bool(selected(info, *path))

@@ -4,17 +4,60 @@ per-request DataLoaders, areas are PostGIS's numbers converted to 亩 and 公顷
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import Row
 
 from geo import crs
+from geo.queries.geojson import GeometryOptions
 from schema import enums as G
 from schema.context import Context
+from schema.geometry import geometry_options
 from schema.scalars import GeoJSON
 
 Info = strawberry.Info[Context, None]
+
+
+SridArg = Annotated[
+    int, strawberry.argument(description="Output CRS: 4490 CGCS2000 (default) or 4326 WGS84")
+]
+SimplifyArg = Annotated[
+    float | None,
+    strawberry.argument(
+        description="Simplification tolerance in metres (topology-preserving, stays valid) 简化容差（米）"
+    ),
+]
+PrecisionArg = Annotated[
+    int | None,
+    strawberry.argument(description="Decimal digits of the coordinates (default 8 ≈ 1 mm)"),
+]
+
+
+async def _geometry(
+    info: Info,
+    preloaded: tuple[str, GeometryOptions] | None,
+    loader: Any,
+    key: Any,
+    srid: int,
+    simplify_meters: float | None,
+    precision: int | None,
+) -> GeoJSON | None:
+    """The row's preloaded GeoJSON when it was fetched with these options, else the loader."""
+    options = geometry_options(
+        info.context.config.geojson_precision, srid, simplify_meters, precision
+    )
+    if preloaded is not None and preloaded[1] == options:
+        return GeoJSON(preloaded[0])
+    text = await loader.load((key, options))
+    return None if text is None else GeoJSON(text)
+
+
+def _preloaded(
+    row: Row[Any], options: GeometryOptions | None
+) -> tuple[str, GeometryOptions] | None:
+    text = getattr(row, "geojson", None)
+    return None if text is None or options is None else (text, options)
 
 
 def _g(graphql_enum: Any, value: Any) -> Any:
@@ -49,10 +92,10 @@ class AdminArea:
         description="Spheroidal area in m², computed by PostGIS 面积（平方米）"
     )
     source: str | None = strawberry.field(description="Data source and licence 数据来源")
-    _geojson: strawberry.Private[str | None] = None
+    _geojson: strawberry.Private[tuple[str, GeometryOptions] | None] = None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> AdminArea:
+    def from_row(cls, row: Row[Any], geometry: GeometryOptions | None = None) -> AdminArea:
         return cls(
             code=row.code,
             name=row.name,
@@ -61,7 +104,7 @@ class AdminArea:
             parent_code=row.parent_code,
             area_m2=row.area_m2,
             source=row.source,
-            _geojson=getattr(row, "geojson", None),
+            _geojson=_preloaded(row, geometry),
         )
 
     @strawberry.field(description="面积（亩）")
@@ -73,10 +116,17 @@ class AdminArea:
         return crs.ha(self.area_m2)
 
     @strawberry.field(description="Boundary as GeoJSON (EPSG:4490) 边界")
-    async def geometry(self, info: Info) -> GeoJSON | None:
-        if self._geojson is not None:
-            return GeoJSON(self._geojson)
-        return GeoJSON(await info.context.loaders.admin_area_geometry.load(self.code))
+    async def geometry(
+        self,
+        info: Info,
+        srid: SridArg = 4490,
+        simplify_meters: SimplifyArg = None,
+        precision: PrecisionArg = None,
+    ) -> GeoJSON | None:
+        loader = info.context.loaders.admin_area_geometry
+        return await _geometry(
+            info, self._geojson, loader, self.code, srid, simplify_meters, precision
+        )
 
     @strawberry.field(description="上级行政区 Parent area")
     async def parent(self, info: Info) -> AdminArea | None:
@@ -127,10 +177,10 @@ class Parcel:
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str]
     _project_id: strawberry.Private[int | None]
-    _geojson: strawberry.Private[str | None] = None
+    _geojson: strawberry.Private[tuple[str, GeometryOptions] | None] = None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Parcel:
+    def from_row(cls, row: Row[Any], geometry: GeometryOptions | None = None) -> Parcel:
         return cls(
             code=row.code,
             name=row.name,
@@ -148,7 +198,7 @@ class Parcel:
             _id=row.id,
             _county_code=row.county_code,
             _project_id=row.project_id,
-            _geojson=getattr(row, "geojson", None),
+            _geojson=_preloaded(row, geometry),
         )
 
     @strawberry.field(description="面积（亩）")
@@ -179,10 +229,17 @@ class Parcel:
         return Project.from_row(row) if row else None
 
     @strawberry.field(description="Parcel outline as GeoJSON MultiPolygon (EPSG:4490) 地块范围")
-    async def geometry(self, info: Info) -> GeoJSON | None:
-        if self._geojson is not None:
-            return GeoJSON(self._geojson)
-        return GeoJSON(await info.context.loaders.parcel_geometry.load(self._id))
+    async def geometry(
+        self,
+        info: Info,
+        srid: SridArg = 4490,
+        simplify_meters: SimplifyArg = None,
+        precision: PrecisionArg = None,
+    ) -> GeoJSON | None:
+        loader = info.context.loaders.parcel_geometry
+        return await _geometry(
+            info, self._geojson, loader, self._id, srid, simplify_meters, precision
+        )
 
     @strawberry.field(description="Dated land-procedure steps, oldest first 手续办理节点")
     async def status_history(self, info: Info) -> list[ParcelStatusStep]:
@@ -402,10 +459,10 @@ class ProtectedZone:
     source: str | None
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str | None]
-    _geojson: strawberry.Private[str | None] = None
+    _geojson: strawberry.Private[tuple[str, GeometryOptions] | None] = None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> ProtectedZone:
+    def from_row(cls, row: Row[Any], geometry: GeometryOptions | None = None) -> ProtectedZone:
         return cls(
             code=row.code,
             kind=_g(G.ZoneKind, row.kind),
@@ -414,7 +471,7 @@ class ProtectedZone:
             source=row.source,
             _id=row.id,
             _county_code=row.county_code,
-            _geojson=getattr(row, "geojson", None),
+            _geojson=_preloaded(row, geometry),
         )
 
     @strawberry.field(description="面积（亩）")
@@ -430,7 +487,14 @@ class ProtectedZone:
         return await _admin_area(info, self._county_code)
 
     @strawberry.field(description="Zone outline as GeoJSON (EPSG:4490)")
-    async def geometry(self, info: Info) -> GeoJSON | None:
-        if self._geojson is not None:
-            return GeoJSON(self._geojson)
-        return GeoJSON(await info.context.loaders.zone_geometry.load(self._id))
+    async def geometry(
+        self,
+        info: Info,
+        srid: SridArg = 4490,
+        simplify_meters: SimplifyArg = None,
+        precision: PrecisionArg = None,
+    ) -> GeoJSON | None:
+        loader = info.context.loaders.zone_geometry
+        return await _geometry(
+            info, self._geojson, loader, self._id, srid, simplify_meters, precision
+        )

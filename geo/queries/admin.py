@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import AdminKind
 from geo.models import AdminArea
-from geo.queries.geojson import as_geojson
+from geo.queries.geojson import GeometryOptions, as_geojson
+from geo.spatial import SpatialFilter, apply_spatial
 
 COLUMNS = (
     AdminArea.code,
@@ -23,33 +24,38 @@ COLUMNS = (
 )
 
 
-def _select(with_geometry: bool, precision: int) -> Any:
+def _select(geometry: GeometryOptions | None) -> Any:
     cols: list[Any] = list(COLUMNS)
-    if with_geometry:
-        cols.append(as_geojson(AdminArea.geom, precision).label("geojson"))
+    if geometry is not None:
+        cols.append(as_geojson(AdminArea.geom, geometry).label("geojson"))
     return select(*cols)
 
 
 async def list_admin_areas(
-    session: AsyncSession, *, kind: AdminKind | None, with_geometry: bool, precision: int
+    session: AsyncSession,
+    *,
+    kind: AdminKind | None,
+    geometry: GeometryOptions | None,
+    spatial_filter: SpatialFilter | None = None,
 ) -> Sequence[Row[Any]]:
-    stmt = _select(with_geometry, precision).order_by(AdminArea.code)
+    stmt = _select(geometry).order_by(AdminArea.code)
     if kind is not None:
         stmt = stmt.where(AdminArea.kind == kind)
+    stmt = apply_spatial(stmt, AdminArea.geom, spatial_filter)
     return (await session.execute(stmt)).all()
 
 
 async def admin_areas_by_code(
-    session: AsyncSession, codes: Sequence[str], *, with_geometry: bool = False, precision: int = 8
+    session: AsyncSession, codes: Sequence[str], *, geometry: GeometryOptions | None = None
 ) -> dict[str, Row[Any]]:
-    stmt = _select(with_geometry, precision).where(AdminArea.code.in_(codes))
+    stmt = _select(geometry).where(AdminArea.code.in_(codes))
     return {row.code: row for row in (await session.execute(stmt)).all()}
 
 
 async def geometry_by_code(
-    session: AsyncSession, codes: Sequence[str], *, precision: int
+    session: AsyncSession, codes: Sequence[str], options: GeometryOptions
 ) -> dict[str, str]:
-    stmt = select(AdminArea.code, as_geojson(AdminArea.geom, precision)).where(
+    stmt = select(AdminArea.code, as_geojson(AdminArea.geom, options)).where(
         AdminArea.code.in_(codes)
     )
     return {code: gj for code, gj in (await session.execute(stmt)).all()}

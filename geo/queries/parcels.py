@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.enums import LandClass, LandStatus
 from geo.models import Parcel, ParcelStatusEvent, Project, ProjectParcel
 from geo.queries import paging
-from geo.queries.geojson import as_geojson
+from geo.queries.geojson import GeometryOptions, as_geojson
+from geo.spatial import SpatialFilter, apply_spatial
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,14 @@ class ParcelFilter:
     project_code: str | None = None
     procedure_status: LandStatus | None = None
     land_class: LandClass | None = None
+    is_key: bool | None = None
+    spatial: SpatialFilter | None = None
 
 
 _ACTIVE_LINK = and_(ProjectParcel.parcel_id == Parcel.id, ProjectParcel.unlinked_on.is_(None))
 
 
-def _base(with_geometry: bool, precision: int) -> Select[Any]:
+def _base(geometry: GeometryOptions | None) -> Select[Any]:
     cols: list[Any] = [
         Parcel.id,
         Parcel.code,
@@ -46,24 +49,26 @@ def _base(with_geometry: bool, precision: int) -> Select[Any]:
         Parcel.version,
         ProjectParcel.project_id,
     ]
-    if with_geometry:
-        cols.append(as_geojson(Parcel.geom, precision).label("geojson"))
+    if geometry is not None:
+        cols.append(as_geojson(Parcel.geom, geometry).label("geojson"))
     return select(*cols).outerjoin(ProjectParcel, _ACTIVE_LINK)
 
 
-def _filtered(f: ParcelFilter, with_geometry: bool, precision: int) -> Select[Any]:
-    stmt = _base(with_geometry, precision)
+def _filtered(f: ParcelFilter, geometry: GeometryOptions | None) -> Select[Any]:
+    stmt = _base(geometry)
     if f.county_code is not None:
         stmt = stmt.where(Parcel.county_code == f.county_code)
-    if f.project_code is not None:
-        stmt = stmt.join(Project, Project.id == ProjectParcel.project_id).where(
-            Project.code == f.project_code
-        )
+    if f.project_code is not None or f.is_key is not None:
+        stmt = stmt.join(Project, Project.id == ProjectParcel.project_id)
+        if f.project_code is not None:
+            stmt = stmt.where(Project.code == f.project_code)
+        if f.is_key is not None:
+            stmt = stmt.where(Project.is_key.is_(f.is_key))
     if f.procedure_status is not None:
         stmt = stmt.where(Parcel.procedure_status == f.procedure_status)
     if f.land_class is not None:
         stmt = stmt.where(Parcel.land_class == f.land_class)
-    return stmt
+    return apply_spatial(stmt, Parcel.geom, f.spatial)
 
 
 async def list_parcels(
@@ -72,21 +77,20 @@ async def list_parcels(
     filter: ParcelFilter,
     after: str | None,
     limit: int,
-    with_geometry: bool,
-    precision: int,
+    geometry: GeometryOptions | None,
 ) -> Sequence[Row[Any]]:
-    stmt = _filtered(filter, with_geometry, precision)
+    stmt = _filtered(filter, geometry)
     return await paging.fetch_page(session, stmt, key=Parcel.code, after=after, limit=limit)
 
 
 async def count_parcels(session: AsyncSession, *, filter: ParcelFilter) -> int:
-    return await paging.count(session, _filtered(filter, False, 0))
+    return await paging.count(session, _filtered(filter, None))
 
 
 async def parcel_by_code(
-    session: AsyncSession, code: str, *, with_geometry: bool, precision: int
+    session: AsyncSession, code: str, *, geometry: GeometryOptions | None
 ) -> Row[Any] | None:
-    stmt = _base(with_geometry, precision).where(Parcel.code == code)
+    stmt = _base(geometry).where(Parcel.code == code)
     return (await session.execute(stmt)).first()
 
 
@@ -95,7 +99,7 @@ async def parcels_by_project(
 ) -> dict[int, list[Row[Any]]]:
     """Active parcels of each project, ordered by code: one statement for the whole batch."""
     stmt = (
-        _base(False, 0)
+        _base(None)
         .where(ProjectParcel.project_id.in_(project_ids))
         .order_by(ProjectParcel.project_id, Parcel.code)
     )
@@ -106,9 +110,9 @@ async def parcels_by_project(
 
 
 async def geometry_by_id(
-    session: AsyncSession, ids: Sequence[int], *, precision: int
+    session: AsyncSession, ids: Sequence[int], options: GeometryOptions
 ) -> dict[int, str]:
-    stmt = select(Parcel.id, as_geojson(Parcel.geom, precision)).where(Parcel.id.in_(ids))
+    stmt = select(Parcel.id, as_geojson(Parcel.geom, options)).where(Parcel.id.in_(ids))
     return {pid: gj for pid, gj in (await session.execute(stmt)).all()}
 
 

@@ -13,6 +13,7 @@ from geo.enums import KeyCategory, PlanType, ProjectStage
 from geo.models import Project
 from geo.queries import paging
 from geo.queries.geojson import as_geojson
+from geo.spatial import SpatialFilter, apply_spatial
 
 PRECISION_POINT = 8
 
@@ -24,6 +25,7 @@ class ProjectFilter:
     stage: ProjectStage | None = None
     category: KeyCategory | None = None
     plan_type: PlanType | None = None
+    spatial: SpatialFilter | None = None
 
 
 def _base() -> Select[Any]:
@@ -67,7 +69,8 @@ def _filtered(f: ProjectFilter) -> Select[Any]:
         stmt = stmt.where(Project.categories.contains([f.category]))
     if f.plan_type is not None:
         stmt = stmt.where(Project.plan_type == f.plan_type)
-    return stmt
+    # A project is located by its representative point (the centroid of its parcels).
+    return apply_spatial(stmt, Project.location, f.spatial)
 
 
 async def list_projects(

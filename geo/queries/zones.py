@@ -12,16 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.enums import ZoneKind
 from geo.models import ProtectedZone
 from geo.queries import paging
-from geo.queries.geojson import as_geojson
+from geo.queries.geojson import GeometryOptions, as_geojson
+from geo.spatial import SpatialFilter, apply_spatial
 
 
 @dataclass(frozen=True)
 class ZoneFilter:
     kind: ZoneKind | None = None
     county_code: str | None = None
+    spatial: SpatialFilter | None = None
 
 
-def _filtered(f: ZoneFilter, with_geometry: bool, precision: int) -> Select[Any]:
+def _filtered(f: ZoneFilter, geometry: GeometryOptions | None) -> Select[Any]:
     cols: list[Any] = [
         ProtectedZone.id,
         ProtectedZone.code,
@@ -31,14 +33,14 @@ def _filtered(f: ZoneFilter, with_geometry: bool, precision: int) -> Select[Any]
         ProtectedZone.area_m2,
         ProtectedZone.source,
     ]
-    if with_geometry:
-        cols.append(as_geojson(ProtectedZone.geom, precision).label("geojson"))
+    if geometry is not None:
+        cols.append(as_geojson(ProtectedZone.geom, geometry).label("geojson"))
     stmt = select(*cols)
     if f.kind is not None:
         stmt = stmt.where(ProtectedZone.kind == f.kind)
     if f.county_code is not None:
         stmt = stmt.where(ProtectedZone.county_code == f.county_code)
-    return stmt
+    return apply_spatial(stmt, ProtectedZone.geom, f.spatial)
 
 
 async def list_zones(
@@ -47,21 +49,20 @@ async def list_zones(
     filter: ZoneFilter,
     after: str | None,
     limit: int,
-    with_geometry: bool,
-    precision: int,
+    geometry: GeometryOptions | None,
 ) -> Sequence[Row[Any]]:
-    stmt = _filtered(filter, with_geometry, precision)
+    stmt = _filtered(filter, geometry)
     return await paging.fetch_page(session, stmt, key=ProtectedZone.code, after=after, limit=limit)
 
 
 async def count_zones(session: AsyncSession, *, filter: ZoneFilter) -> int:
-    return await paging.count(session, _filtered(filter, False, 0))
+    return await paging.count(session, _filtered(filter, None))
 
 
 async def geometry_by_id(
-    session: AsyncSession, ids: Sequence[int], *, precision: int
+    session: AsyncSession, ids: Sequence[int], options: GeometryOptions
 ) -> dict[int, str]:
-    stmt = select(ProtectedZone.id, as_geojson(ProtectedZone.geom, precision)).where(
+    stmt = select(ProtectedZone.id, as_geojson(ProtectedZone.geom, options)).where(
         ProtectedZone.id.in_(ids)
     )
     return {zid: gj for zid, gj in (await session.execute(stmt)).all()}
