@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal
+from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.crs import STORAGE_SRID
@@ -98,3 +98,37 @@ def distance_m(column: Any, g: InputGeometry) -> ColumnElement[float]:
 def knn(column: Any, g: InputGeometry) -> ColumnElement[Any]:
     """Index-driven nearest-first ordering (`<->` on the GiST index)."""
     return column.op("<->")(as_stored(g))
+
+
+def nearest_first(
+    stmt: Select[Any], column: Any, key: Any, g: InputGeometry, *, offset: int, limit: int
+) -> Select[Any]:
+    """Rows of `stmt` ordered by exact spheroidal distance to `g`, then key.
+
+    The GiST index finds the `offset + limit + 1` nearest by `<->` (planar degrees); the
+    largest exact distance among them bounds the search radius, and every row within that
+    radius is ranked exactly — so the order is exact, not the planar approximation.
+    """
+    query = as_stored(g)
+    wanted = offset + limit + 1
+    knn_rows = (
+        stmt.with_only_columns(column.label("g")).order_by(knn(column, g)).limit(wanted).subquery()
+    )
+    radius = select(
+        func.coalesce(func.max(func.ST_Distance(_geography(knn_rows.c.g), _geography(query))), 0)
+    )
+    radius_m = radius.scalar_subquery()
+    lat = func.ST_Y(func.ST_Centroid(query))
+    radius_deg = (
+        radius_m / (M_PER_DEG_LAT * func.cos(func.radians(func.least(89, func.abs(lat) + 1))))
+        + 1e-9
+    )
+    distance = distance_m(column, g).label("distance_m")
+    return (
+        stmt.add_columns(distance)
+        .where(column.op("&&")(func.ST_Expand(query, radius_deg)))
+        .where(func.ST_DWithin(_geography(column), _geography(query), radius_m))
+        .order_by(distance, key)
+        .offset(offset)
+        .limit(limit + 1)
+    )

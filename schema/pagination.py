@@ -13,25 +13,44 @@ from schema.errors import ErrorCode, LandguardError, bad_input
 
 T = TypeVar("T")
 
-CURSOR_PREFIX = "lg1:"
+CURSOR_PREFIX = "lg1:"  # keyset: the code of the last row
+OFFSET_PREFIX = "lg1o:"  # position: used when ordering by distance
+
+
+def _encode(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
 def encode_cursor(code: str) -> str:
-    return base64.urlsafe_b64encode((CURSOR_PREFIX + code).encode()).decode()
+    return _encode(CURSOR_PREFIX + code)
 
 
-def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
+def _raw(cursor: str, prefix: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw.startswith(CURSOR_PREFIX):
+    if not raw.startswith(prefix):
+        raise LandguardError(
+            ErrorCode.INVALID_CURSOR,
+            f"`after` is not a cursor this API issued for this ordering: {cursor!r}",
+        )
+    return raw[len(prefix) :]
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    return None if cursor is None else _raw(cursor, CURSOR_PREFIX)
+
+
+def decode_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    raw = _raw(cursor, OFFSET_PREFIX)
+    if not raw.isdigit():
         raise LandguardError(
             ErrorCode.INVALID_CURSOR, f"`after` is not a cursor this API issued: {cursor!r}"
         )
-    return raw[len(CURSOR_PREFIX) :]
+    return int(raw)
 
 
 def page_size(first: int | None, *, default: int, maximum: int) -> int:
@@ -80,9 +99,17 @@ class Connection(Generic[T]):
         limit: int,
         to_node: Callable[[Any], T],
         count: Callable[[], Awaitable[int]],
+        offset: int | None = None,
     ) -> Connection[T]:
+        """`offset` given: position cursors (distance ordering); otherwise keyset on code."""
         page = rows[:limit]
-        edges = [Edge(cursor=encode_cursor(r.code), node=to_node(r)) for r in page]
+        if offset is None:
+            edges = [Edge(cursor=encode_cursor(r.code), node=to_node(r)) for r in page]
+        else:
+            edges = [
+                Edge(cursor=_encode(f"{OFFSET_PREFIX}{offset + i + 1}"), node=to_node(r))
+                for i, r in enumerate(page)
+            ]
         return cls(
             edges=edges,
             page_info=PageInfo(

@@ -7,13 +7,20 @@ import datetime as dt
 import strawberry
 
 from geo import enums as E
+from geo.geometry_input import InputGeometry
 from geo.queries import admin, approvals, parcels, projects, quotas, zones
 from schema import enums as G
 from schema.enums import to_domain
 from schema.errors import bad_input
-from schema.geometry import SpatialFilterInput, preload_options, to_spatial
+from schema.geometry import (
+    GeometryInput,
+    SpatialFilterInput,
+    preload_options,
+    to_geometry,
+    to_spatial,
+)
 from schema.inputs import ApprovalItemFilter, ParcelFilter, ProjectFilter, ProtectedZoneFilter
-from schema.pagination import Connection, decode_cursor, page_size
+from schema.pagination import Connection, decode_cursor, decode_offset, page_size
 from schema.types import AdminArea, ApprovalItem, Info, LandQuota, Parcel, Project, ProtectedZone
 
 CODE_MAX = 40
@@ -23,6 +30,23 @@ def _code(value: str, name: str) -> str:
     if not value or len(value) > CODE_MAX:
         raise bad_input(f"`{name}` must be 1–{CODE_MAX} characters", argument=name)
     return value
+
+
+@strawberry.input(description="排序 Ordering; default is by code")
+class OrderByInput:
+    nearest_to: GeometryInput | None = strawberry.field(
+        default=None,
+        description="Nearest first by exact spheroidal distance (metres, in `distanceM` of each node) 由近及远",
+    )
+
+
+def _ordering(
+    order_by: OrderByInput | None, after: str | None
+) -> tuple[InputGeometry | None, str | None, int | None]:
+    """(nearest point, keyset cursor, offset): distance ordering pages by position."""
+    if order_by is None or order_by.nearest_to is None:
+        return None, decode_cursor(after), None
+    return to_geometry(order_by.nearest_to, "orderBy.nearestTo"), None, decode_offset(after)
 
 
 def _limit(info: Info, first: int | None) -> int:
@@ -69,19 +93,23 @@ class Query:
         filter: ProjectFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: OrderByInput | None = None,
     ) -> Connection[Project]:
         limit = _limit(info, first)
         f = (filter or ProjectFilter()).to_geo()
+        nearest, after_code, offset = _ordering(order_by, after)
         async with info.context.sessions() as s:
             rows = await projects.list_projects(
-                s, filter=f, after=decode_cursor(after), limit=limit
+                s, filter=f, after=after_code, limit=limit, nearest=nearest, offset=offset or 0
             )
 
         async def count() -> int:
             async with info.context.sessions() as s:
                 return await projects.count_projects(s, filter=f)
 
-        return Connection.build(rows, limit=limit, to_node=Project.from_row, count=count)
+        return Connection.build(
+            rows, limit=limit, to_node=Project.from_row, count=count, offset=offset
+        )
 
     @strawberry.field(description="One project by code; null when unknown")
     async def project(self, info: Info, code: str) -> Project | None:
@@ -96,15 +124,19 @@ class Query:
         filter: ParcelFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: OrderByInput | None = None,
     ) -> Connection[Parcel]:
         limit = _limit(info, first)
         f = (filter or ParcelFilter()).to_geo()
+        nearest, after_code, offset = _ordering(order_by, after)
         async with info.context.sessions() as s:
             rows = await parcels.list_parcels(
                 s,
                 filter=f,
-                after=decode_cursor(after),
+                after=after_code,
                 limit=limit,
+                nearest=nearest,
+                offset=offset or 0,
                 geometry=(geometry := preload_options(info, "edges", "node", "geometry")),
             )
 
@@ -113,7 +145,11 @@ class Query:
                 return await parcels.count_parcels(s, filter=f)
 
         return Connection.build(
-            rows, limit=limit, to_node=lambda r: Parcel.from_row(r, geometry), count=count
+            rows,
+            limit=limit,
+            to_node=lambda r: Parcel.from_row(r, geometry),
+            count=count,
+            offset=offset,
         )
 
     @strawberry.field(description="One parcel by code; null when unknown")
@@ -170,15 +206,19 @@ class Query:
         filter: ProtectedZoneFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: OrderByInput | None = None,
     ) -> Connection[ProtectedZone]:
         limit = _limit(info, first)
         f = (filter or ProtectedZoneFilter()).to_geo()
+        nearest, after_code, offset = _ordering(order_by, after)
         async with info.context.sessions() as s:
             rows = await zones.list_zones(
                 s,
                 filter=f,
-                after=decode_cursor(after),
+                after=after_code,
                 limit=limit,
+                nearest=nearest,
+                offset=offset or 0,
                 geometry=(geometry := preload_options(info, "edges", "node", "geometry")),
             )
 
@@ -187,5 +227,9 @@ class Query:
                 return await zones.count_zones(s, filter=f)
 
         return Connection.build(
-            rows, limit=limit, to_node=lambda r: ProtectedZone.from_row(r, geometry), count=count
+            rows,
+            limit=limit,
+            to_node=lambda r: ProtectedZone.from_row(r, geometry),
+            count=count,
+            offset=offset,
         )

@@ -174,6 +174,9 @@ class Parcel:
     agreed_start_date: dt.date | None = strawberry.field(description="约定开工日期")
     approval_doc: str | None = strawberry.field(description="批准文号")
     version: int
+    distance_m: float | None = strawberry.field(
+        description="Distance (m) to orderBy.nearestTo 距离（米）"
+    )
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str]
     _project_id: strawberry.Private[int | None]
@@ -197,6 +200,7 @@ class Parcel:
             version=row.version,
             _id=row.id,
             _county_code=row.county_code,
+            distance_m=getattr(row, "distance_m", None),
             _project_id=row.project_id,
             _geojson=_preloaded(row, geometry),
         )
@@ -328,6 +332,9 @@ class Project:
         description="Representative point (EPSG:4490) 项目位置"
     )
     version: int
+    distance_m: float | None = strawberry.field(
+        description="Distance (m) to orderBy.nearestTo 距离（米）"
+    )
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str]
     _dev_zone_code: strawberry.Private[str | None]
@@ -356,6 +363,7 @@ class Project:
             stats_status=_g(G.StatsStatus, row.stats_status),
             location=None if row.location is None else GeoJSON(row.location),
             version=row.version,
+            distance_m=getattr(row, "distance_m", None),
             _id=row.id,
             _county_code=row.county_code,
             _dev_zone_code=row.dev_zone_code,
@@ -457,6 +465,9 @@ class ProtectedZone:
     name: str
     area_m2: float = strawberry.field(description="Spheroidal area (m²) 面积")
     source: str | None
+    distance_m: float | None = strawberry.field(
+        description="Distance (m) to orderBy.nearestTo 距离（米）"
+    )
     _id: strawberry.Private[int]
     _county_code: strawberry.Private[str | None]
     _geojson: strawberry.Private[tuple[str, GeometryOptions] | None] = None
@@ -469,6 +480,7 @@ class ProtectedZone:
             name=row.name,
             area_m2=row.area_m2,
             source=row.source,
+            distance_m=getattr(row, "distance_m", None),
             _id=row.id,
             _county_code=row.county_code,
             _geojson=_preloaded(row, geometry),

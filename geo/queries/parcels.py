@@ -11,10 +11,11 @@ from sqlalchemy import Row, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import LandClass, LandStatus
+from geo.geometry_input import InputGeometry
 from geo.models import Parcel, ParcelStatusEvent, Project, ProjectParcel
 from geo.queries import paging
 from geo.queries.geojson import GeometryOptions, as_geojson
-from geo.spatial import SpatialFilter, apply_spatial
+from geo.spatial import SpatialFilter, apply_spatial, nearest_first
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,14 @@ async def list_parcels(
     after: str | None,
     limit: int,
     geometry: GeometryOptions | None,
+    nearest: InputGeometry | None = None,
+    offset: int = 0,
 ) -> Sequence[Row[Any]]:
+    """A keyset page by code, or with `nearest` a page by exact distance (`distance_m`)."""
     stmt = _filtered(filter, geometry)
+    if nearest is not None:
+        stmt = nearest_first(stmt, Parcel.geom, Parcel.code, nearest, offset=offset, limit=limit)
+        return (await session.execute(stmt)).all()
     return await paging.fetch_page(session, stmt, key=Parcel.code, after=after, limit=limit)
 
 

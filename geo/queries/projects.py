@@ -10,10 +10,11 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import KeyCategory, PlanType, ProjectStage
+from geo.geometry_input import InputGeometry
 from geo.models import Project
 from geo.queries import paging
 from geo.queries.geojson import as_geojson
-from geo.spatial import SpatialFilter, apply_spatial
+from geo.spatial import SpatialFilter, apply_spatial, nearest_first
 
 PRECISION_POINT = 8
 
@@ -74,8 +75,21 @@ def _filtered(f: ProjectFilter) -> Select[Any]:
 
 
 async def list_projects(
-    session: AsyncSession, *, filter: ProjectFilter, after: str | None, limit: int
+    session: AsyncSession,
+    *,
+    filter: ProjectFilter,
+    after: str | None,
+    limit: int,
+    nearest: InputGeometry | None = None,
+    offset: int = 0,
 ) -> Sequence[Row[Any]]:
+    """A keyset page by code, or with `nearest` a page by exact distance (`distance_m`)."""
+    if nearest is not None:
+        located = _filtered(filter).where(Project.location.is_not(None))
+        stmt = nearest_first(
+            located, Project.location, Project.code, nearest, offset=offset, limit=limit
+        )
+        return (await session.execute(stmt)).all()
     return await paging.fetch_page(
         session, _filtered(filter), key=Project.code, after=after, limit=limit
     )

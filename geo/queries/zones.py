@@ -10,10 +10,11 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import ZoneKind
+from geo.geometry_input import InputGeometry
 from geo.models import ProtectedZone
 from geo.queries import paging
 from geo.queries.geojson import GeometryOptions, as_geojson
-from geo.spatial import SpatialFilter, apply_spatial
+from geo.spatial import SpatialFilter, apply_spatial, nearest_first
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,16 @@ async def list_zones(
     after: str | None,
     limit: int,
     geometry: GeometryOptions | None,
+    nearest: InputGeometry | None = None,
+    offset: int = 0,
 ) -> Sequence[Row[Any]]:
+    """A keyset page by code, or with `nearest` a page by exact distance (`distance_m`)."""
     stmt = _filtered(filter, geometry)
+    if nearest is not None:
+        stmt = nearest_first(
+            stmt, ProtectedZone.geom, ProtectedZone.code, nearest, offset=offset, limit=limit
+        )
+        return (await session.execute(stmt)).all()
     return await paging.fetch_page(session, stmt, key=ProtectedZone.code, after=after, limit=limit)
 
 
