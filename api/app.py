@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
-from api import graphiql
+from api import graphiql, ogc, tiles
 from api.middleware import RequestId
 from api.settings import Settings
 from geo.db import create_engine, session_factory
@@ -141,6 +141,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Mount(graphiql.ASSETS_PATH, StaticFiles(directory=graphiql.ASSETS_DIR, check_dir=False)),
+        Mount("/tiles", routes=tiles.routes),
+        Mount("/ogc", routes=ogc.routes),
     ]
     middleware = [
         Middleware(RequestId),

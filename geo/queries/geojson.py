@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.crs import ACCEPTED_INPUT_SRIDS, STORAGE_SRID
@@ -48,7 +48,11 @@ def as_geojson(geom: Any, precision: int | GeometryOptions) -> ColumnElement[str
     )
     expr: Any = geom
     if opts.simplify_m:
-        expr = func.ST_SimplifyPreserveTopology(expr, opts.simplify_m / M_PER_DEG_LAT)
+        simplified = func.ST_SimplifyPreserveTopology(expr, opts.simplify_m / M_PER_DEG_LAT)
+        # keep MultiPolygon a MultiPolygon (simplification may return a single part)
+        expr = case(
+            (func.ST_GeometryType(geom).like("ST_Multi%"), func.ST_Multi(simplified)), else_=simplified
+        )
     if opts.srid != STORAGE_SRID:
         expr = func.ST_Transform(expr, opts.srid)
     return func.ST_AsGeoJSON(expr, opts.precision, 0)

@@ -1,0 +1,7 @@
+"""Mapbox Vector Tiles and TileJSON (to be built)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
