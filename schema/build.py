@@ -8,9 +8,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from schema.query import Query
+from schema.maps import MapQuery, OverlayQuery
+from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
 
@@ -19,6 +21,9 @@ class LandguardSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
+
+
+Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery))
 
 
 def build_schema() -> strawberry.Schema:
