@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
-from api import graphiql, ogc, tiles
+from api import export, graphiql, ogc, tiles
 from api.middleware import RequestId
 from api.settings import Settings
 from geo.db import create_engine, session_factory
@@ -143,6 +143,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount(graphiql.ASSETS_PATH, StaticFiles(directory=graphiql.ASSETS_DIR, check_dir=False)),
         Mount("/tiles", routes=tiles.routes),
         Mount("/ogc", routes=ogc.routes),
+        Mount("/export", routes=export.routes),
     ]
     middleware = [
         Middleware(RequestId),
@@ -151,7 +152,7 @@ def create_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id", "if-none-match"],
-            expose_headers=["etag", "x-request-id"],
+            expose_headers=["etag", "x-request-id", "content-crs", "content-disposition"],
             max_age=600,
         ),
     ]

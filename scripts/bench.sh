@@ -52,10 +52,12 @@ bench_url() {
 # Parcel count of the benchmark database; "missing" when it or its tables do not exist,
 # "stale" when its schema is not at the Alembic head of this checkout.
 parcel_count() {
-  "$PY" - "$1" "$(cd "$ROOT" && "$PY" -c 'from api.app import alembic_head; print(alembic_head())')" <<'PY'
-import re, sys
+  local head
+  head=$(cd "$ROOT" && "$PY" -c 'from api.app import alembic_head; print(alembic_head())')
+  BENCH_URL=$1 "$PY" - "$head" <<'PY'
+import os, re, sys
 import psycopg
-url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", sys.argv[1])
+url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", os.environ["BENCH_URL"])
 try:
     with psycopg.connect(url, connect_timeout=10) as conn:
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -71,12 +73,13 @@ generate() {
   local url=$1
   [ -f "$ROOT/bench/generate.py" ] || die "bench/generate.py is missing: cannot load the benchmark data"
   log "loading $PARCELS parcels into $BENCH_DB (bench/generate.py --recreate)"
-  "$PY" "$ROOT/bench/generate.py" --parcels "$PARCELS" --database-url "$url" --recreate
+  # URLs (with their password) go through the environment, not the command line.
+  DATABASE_URL=$url "$PY" "$ROOT/bench/generate.py" --parcels "$PARCELS" --recreate
   log "VACUUM ANALYZE"
-  "$PY" - "$url" <<'PY'
-import re, sys
+  BENCH_URL=$url "$PY" - <<'PY'
+import os, re
 import psycopg
-url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", sys.argv[1])
+url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", os.environ["BENCH_URL"])
 with psycopg.connect(url, autocommit=True) as conn:
     conn.execute("VACUUM (ANALYZE)")
 PY
@@ -145,7 +148,7 @@ case "$cmd" in
     BENCH_DB=${url##*/}
     ensure_data "$url"
     start_api "$url"
-    if ! "$PY" "$ROOT/bench/run.py" --database-url "$url" --api-url "$API_URL" \
+    if ! DATABASE_URL=$url "$PY" "$ROOT/bench/run.py" --api-url "$API_URL" \
       --api-pid "$API_PID" --api-workers "$WORKERS" --duration "$DURATION" --warmup "$WARMUP" \
       --clients "$CLIENTS" "${EXTRA[@]}"; then
       log "bench/run.py failed; the API's log ends with:"

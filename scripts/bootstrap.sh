@@ -20,3 +20,9 @@ if [ ! -f "$stamp" ]; then
 fi
 
 bash "$ROOT/scripts/graphiql-assets.sh" "$ROOT/api/static/graphiql"
+
+# GDAL's ogrinfo lets the tests open our GeoJSON and OGC API output the way QGIS does;
+# optional (that test skips without it), so a failed install does not stop anything.
+if ! command -v ogrinfo >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  ( apt_install gdal-bin ) || log "gdal-bin could not be installed; the ogrinfo test will skip"
+fi

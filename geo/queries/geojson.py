@@ -51,7 +51,8 @@ def as_geojson(geom: Any, precision: int | GeometryOptions) -> ColumnElement[str
         simplified = func.ST_SimplifyPreserveTopology(expr, opts.simplify_m / M_PER_DEG_LAT)
         # keep MultiPolygon a MultiPolygon (simplification may return a single part)
         expr = case(
-            (func.ST_GeometryType(geom).like("ST_Multi%"), func.ST_Multi(simplified)), else_=simplified
+            (func.ST_GeometryType(geom).like("ST_Multi%"), func.ST_Multi(simplified)),
+            else_=simplified,
         )
     if opts.srid != STORAGE_SRID:
         expr = func.ST_Transform(expr, opts.srid)

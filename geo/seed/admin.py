@@ -51,6 +51,9 @@ COUNTIES: tuple[County, ...] = (
 )
 COUNTY_BY_CODE = {c.code: c for c in COUNTIES}
 
+DEV_ZONE_COUNTIES = ("140502", "140525")
+"""The counties the development zone overlaps (城区, 泽州县)."""
+
 # Four parks: (centre lon, centre lat, km²). Centres sit on the urban area around the city
 # centre so that the zone overlaps both 城区 and 泽州县, as the real zone does.
 DEV_PARKS: tuple[tuple[float, float, float], ...] = (

@@ -1,9 +1,11 @@
 """Synthetic 三区三线 (protected zones) for the demo set.
 
 Drawn in EPSG:4547 metres inside each county shrunk by a margin, so every zone is
-`ST_Within` its county after the transform to EPSG:4490. Kinds never overlap each other
-either: basic farmland keeps a gap to the urban boundary and to the red line. These are
-not the official zones (those are not public); they exist to exercise conflict checks.
+`ST_Within` its county after the transform to EPSG:4490. Zones of one kind never share
+area, and basic farmland keeps a gap to the urban boundary, the red line and the
+development zone (the red line keeps 2 km from the urban boundary). These are not the
+official zones (those are not public); they exist to exercise the conflict checks.
+Everything random is drawn from the seeded generator or `ST_GeneratePoints(…, seed)`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from geo.crs import STORAGE_SRID
-from geo.enums import ZoneKind
-from geo.seed.admin import COUNTIES, COUNTY_BY_CODE, GRID_SRID
+from geo.crs import CITY_CODE, DEV_ZONE_CODE, STORAGE_SRID
+from geo.seed.admin import COUNTIES, COUNTY_BY_CODE, DEV_ZONE_COUNTIES, GRID_SRID
 
 ZONE_SOURCE = "synthetic demo zone (not the official 三区三线 data)"
 COUNTY_MARGIN_M = 150.0
@@ -52,18 +53,21 @@ CREATE_COUNTY_M = text(
 
 INSERT_URBAN = text(
     """
+    WITH c AS (SELECT * FROM seed_county WHERE code = :county),
+    discs AS (
+        SELECT ST_Buffer(ST_Translate(ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), :srid), :grid),
+                                      dx, dy), r, 'quad_segs=6') AS g
+        FROM unnest(CAST(:dx AS float8[]), CAST(:dy AS float8[]), CAST(:r AS float8[])) AS u(dx, dy, r)
+        UNION ALL  -- the development zone lies inside the city's urban boundary
+        SELECT ST_Buffer(ST_Transform(a.geom, :grid), 300) FROM admin_area a
+        WHERE a.code = :dz AND :county = ANY(CAST(:dz_counties AS text[]))
+    )
     INSERT INTO protected_zone (code, kind, name, county_code, geom, source)
     SELECT :code, 'URBAN_BOUNDARY', :name, c.code,
            ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(
-               ST_Intersection(c.inner_m, blob.g), :srid)), 3)),
+               ST_Intersection(c.inner_m, (SELECT ST_Union(g) FROM discs)), :srid)), 3)),
            :source
-    FROM seed_county c,
-         LATERAL (SELECT ST_Union(ST_Buffer(
-                      ST_Translate(ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :lat), :srid), :grid),
-                                   dx, dy), r, 'quad_segs=6')) AS g
-                  FROM unnest(CAST(:dx AS float8[]), CAST(:dy AS float8[]), CAST(:r AS float8[]))
-                       AS u(dx, dy, r)) AS blob
-    WHERE c.code = :county
+    FROM c
     """
 )
 
@@ -117,8 +121,10 @@ INSERT_FARMLAND = text(
     WITH c AS (SELECT * FROM seed_county WHERE code = :county),
     free AS (
         SELECT ST_Difference(c.inner_m, COALESCE(
-                   (SELECT ST_Union(ST_Buffer(ST_Transform(z.geom, :grid), :gap)) FROM protected_zone z
-                    WHERE z.county_code = :county AND z.kind IN ('URBAN_BOUNDARY', 'ECOLOGICAL_REDLINE')),
+                   (SELECT ST_Union(ST_Buffer(ST_Transform(z.geom, :grid), :gap)) FROM (
+                        SELECT geom FROM protected_zone
+                        WHERE county_code = :county AND kind IN ('URBAN_BOUNDARY', 'ECOLOGICAL_REDLINE')
+                        UNION ALL SELECT geom FROM admin_area WHERE code = :dz) AS z),
                    'GEOMETRYCOLLECTION EMPTY'::geometry)) AS g
         FROM c
     ),
@@ -149,7 +155,7 @@ INSERT_FARMLAND = text(
 
 def load_zones(conn: Connection, rng: random.Random) -> None:
     """Build the county working table, then urban boundaries, red lines and basic farmland."""
-    conn.execute(CREATE_COUNTY_M, {"grid": GRID_SRID, "margin": COUNTY_MARGIN_M, "city": "140500"})
+    conn.execute(CREATE_COUNTY_M, {"grid": GRID_SRID, "margin": COUNTY_MARGIN_M, "city": CITY_CODE})
     for county in COUNTIES:
         _urban_boundary(conn, rng, county.code)
     for area in RED_LINE_AREAS:
@@ -161,16 +167,16 @@ def load_zones(conn: Connection, rng: random.Random) -> None:
 def _urban_boundary(conn: Connection, rng: random.Random, county_code: str) -> None:
     """An irregular union of discs around the county seat, a few km across."""
     county = COUNTY_BY_CODE[county_code]
-    big = county_code in ("140502", "140525")  # the city core spans both
-    n = 12 if big else 8
-    reach = 4500.0 if big else 2800.0
-    dx, dy, r = [0.0], [0.0], [rng.uniform(1800, 2300) if big else rng.uniform(1300, 1700)]
+    big = county_code in DEV_ZONE_COUNTIES  # the city core spans both
+    n = 14 if big else 10
+    reach = 5500.0 if big else 3600.0
+    dx, dy, r = [0.0], [0.0], [rng.uniform(2000, 2500) if big else rng.uniform(1500, 2000)]
     for _ in range(n - 1):
         ang = rng.uniform(0, 2 * math.pi)
         dist = rng.uniform(0.3, 1.0) * reach
         dx.append(round(dist * math.cos(ang), 1))
         dy.append(round(dist * math.sin(ang), 1))
-        r.append(round(rng.uniform(700, 1600 if big else 1200), 1))
+        r.append(round(rng.uniform(900, 1800 if big else 1500), 1))
     conn.execute(
         INSERT_URBAN,
         {
@@ -182,6 +188,8 @@ def _urban_boundary(conn: Connection, rng: random.Random, county_code: str) -> N
             "dx": dx,
             "dy": dy,
             "r": r,
+            "dz": DEV_ZONE_CODE,
+            "dz_counties": list(DEV_ZONE_COUNTIES),
             "grid": GRID_SRID,
             "srid": STORAGE_SRID,
             "source": ZONE_SOURCE,
@@ -190,6 +198,7 @@ def _urban_boundary(conn: Connection, rng: random.Random, county_code: str) -> N
 
 
 def _red_line(conn: Connection, rng: random.Random, area: RedLineArea) -> None:
+    """A few large patches on the mountainous side of the county (west, east or south)."""
     county = COUNTY_BY_CODE[area.county_code]
     conn.execute(
         INSERT_RED_LINE,
@@ -210,6 +219,7 @@ def _red_line(conn: Connection, rng: random.Random, area: RedLineArea) -> None:
 
 
 def _basic_farmland(conn: Connection, rng: random.Random, county_code: str) -> None:
+    """Dozens of irregular patches (buffered short segments, unioned, dumped into parts)."""
     county = COUNTY_BY_CODE[county_code]
     npts = 14 if county_code == "140502" else 110
     dx, dy, r = [], [], []
@@ -229,6 +239,7 @@ def _basic_farmland(conn: Connection, rng: random.Random, county_code: str) -> N
             "dy": dy,
             "r": r,
             "gap": 40.0,
+            "dz": DEV_ZONE_CODE,
             "min_area": 50_000.0,
             "code_prefix": f"YJJBNT-{county_code}-",
             "name_prefix": f"{county.name}永久基本农田",
