@@ -64,18 +64,16 @@ async def test_feature_collection_refuses_filters_the_layer_lacks(gql) -> None: 
 @pytest.fixture
 async def fresh_gql(fresh_db_url: str) -> AsyncIterator[Any]:
     app = create_app(Settings(database_url=fresh_db_url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
 
-            async def run(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-                response = await c.post(
-                    "/graphql", json={"query": query, "variables": variables or {}}
-                )
-                return response.json()  # type: ignore[no-any-return]
+        async def run(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+            response = await c.post("/graphql", json={"query": query, "variables": variables or {}})
+            return response.json()  # type: ignore[no-any-return]
 
-            yield run
+        yield run
 
 
 # A 1000 m × 1000 m red-line square in the CM 114°E Gauss-Krüger zone (EPSG:4547) in 陵川县

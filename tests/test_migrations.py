@@ -214,3 +214,39 @@ def test_quota_ledger_is_append_only_and_transfers_balance(migrated) -> None:  #
             conn.execute(text("SELECT holder_code, balance_m2 FROM land_quota_balance")).all()
         )
     assert balances == {"140500": 600, "140525": 400}
+
+
+def test_balances_cannot_be_written_directly(migrated) -> None:  # type: ignore[no-untyped-def]
+    with migrated.begin() as conn:
+        _entry(conn, "ALLOCATION", 1000)
+    for statement in (
+        "UPDATE land_quota_balance SET balance_m2 = 999999",
+        "DELETE FROM land_quota_balance",
+        "INSERT INTO land_quota_balance VALUES (2025, '140525', 'NEW_CONSTRUCTION', 5)",
+    ):
+        with pytest.raises(DBAPIError, match="kept by the ledger"), migrated.begin() as conn:
+            conn.execute(text(statement))
+    with migrated.connect() as conn:
+        assert conn.execute(text("SELECT balance_m2 FROM land_quota_balance")).scalar_one() == 1000
+
+
+def test_transfer_legs_must_be_pool_out_and_county_in(migrated) -> None:  # type: ignore[no-untyped-def]
+    with migrated.begin() as conn:
+        _entry(conn, "ALLOCATION", 1000, holder="140500")
+        _entry(conn, "ALLOCATION", 1000)
+    # balanced, but from a county instead of the pool
+    with pytest.raises(DBAPIError, match="balanced pair"), migrated.begin() as conn:
+        _entry(
+            conn,
+            "POOL_TRANSFER_OUT",
+            -100,
+            holder="140525",
+            transfer="00000000-0000-0000-0000-000000000003",
+        )
+        _entry(
+            conn,
+            "POOL_TRANSFER_IN",
+            100,
+            holder="140500",
+            transfer="00000000-0000-0000-0000-000000000003",
+        )

@@ -213,6 +213,18 @@ END $$;
 CREATE TRIGGER land_quota_entry_apply AFTER INSERT ON land_quota_entry
     FOR EACH ROW EXECUTE FUNCTION land_quota_apply_entry();
 
+CREATE FUNCTION land_quota_balance_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- only the ledger trigger (depth 2) may write balances; a direct write would drift
+    IF pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'land_quota_balance is kept by the ledger trigger: book an entry instead'
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN COALESCE(NEW, OLD);
+END $$;
+CREATE TRIGGER land_quota_balance_only_by_ledger BEFORE INSERT OR UPDATE OR DELETE
+    ON land_quota_balance FOR EACH ROW EXECUTE FUNCTION land_quota_balance_guard();
+
 CREATE FUNCTION land_quota_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'land_quota_entry is append-only: book a correcting entry instead'
@@ -223,9 +235,12 @@ CREATE TRIGGER land_quota_entry_immutable BEFORE UPDATE OR DELETE ON land_quota_
 
 CREATE FUNCTION land_quota_transfer_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (SELECT sum(amount_m2) FROM land_quota_entry WHERE transfer_id = NEW.transfer_id) <> 0
-       OR (SELECT count(*) FROM land_quota_entry WHERE transfer_id = NEW.transfer_id) <> 2 THEN
-        RAISE EXCEPTION 'pool transfer % is not one balanced pair of entries', NEW.transfer_id
+    -- exactly one leg out of the city pool and one into a county, same year and kind, summing to 0
+    IF (SELECT count(*) <> 2 OR sum(amount_m2) <> 0 OR count(DISTINCT (year, kind)) <> 1
+               OR count(*) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT' AND holder_code = '140500') <> 1
+               OR count(*) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN' AND holder_code <> '140500') <> 1
+          FROM land_quota_entry WHERE transfer_id = NEW.transfer_id) THEN
+        RAISE EXCEPTION 'pool transfer % is not one balanced pair of entries (pool out, county in)', NEW.transfer_id
             USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
@@ -322,7 +337,7 @@ DROP TABLE IF EXISTS investment_report, issue_escalation, project_issue, protect
     approval_item, land_quota_balance, land_quota_entry, project_parcel, parcel_status_event,
     parcel, project_stage_event, project, admin_area, code_label CASCADE;
 DROP FUNCTION IF EXISTS land_quota_apply_entry(), land_quota_append_only(),
-    land_quota_transfer_balanced();
+    land_quota_transfer_balanced(), land_quota_balance_guard();
 """
 
 
