@@ -141,6 +141,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Mount(graphiql.ASSETS_PATH, StaticFiles(directory=graphiql.ASSETS_DIR, check_dir=False)),
+        Route("/tiles", tiles.index, name="tiles_root"),
         Mount("/tiles", routes=tiles.routes),
         Mount("/ogc", routes=ogc.routes),
         Mount("/export", routes=export.routes),
@@ -152,7 +153,14 @@ def create_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id", "if-none-match"],
-            expose_headers=["etag", "x-request-id", "content-crs", "content-disposition"],
+            expose_headers=[
+                "etag",
+                "x-request-id",
+                "content-crs",
+                "content-disposition",
+                "x-tile-status",
+                "x-tile-min-zoom",
+            ],
             max_age=600,
         ),
     ]

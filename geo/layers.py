@@ -103,7 +103,7 @@ PARCELS = Layer(
         "procedure_status": Parcel.procedure_status,
         "land_class": Parcel.land_class,
         "project_code": Project.code,
-        "is_key": Project.is_key,
+        "is_key": func.coalesce(Project.is_key, False),  # no active project: not key
     },
     joins=lambda s: (
         s.select_from(Parcel)

@@ -253,3 +253,18 @@ async def test_page_size_cap_is_configurable_and_exact(gql) -> None:  # type: ig
     body = await gql("{ parcels(first: 500) { edges { cursor } pageInfo { hasNextPage } } }")
     assert len(body["data"]["parcels"]["edges"]) == 500
     assert body["data"]["parcels"]["pageInfo"]["hasNextPage"] is True
+
+
+async def test_key_filter_partitions_all_parcels(gql, demo_sync_engine) -> None:  # type: ignore[no-untyped-def]
+    body = await gql(
+        "{ key: parcels(filter: {isKey: true}) { totalCount } other: parcels(filter: {isKey: false}) { totalCount } "
+        "all: parcels { totalCount } }"
+    )
+    data = body["data"]
+    (unlinked,) = sql(
+        demo_sync_engine,
+        "SELECT count(*) FROM parcel p WHERE NOT EXISTS (SELECT 1 FROM project_parcel pp "
+        "WHERE pp.parcel_id = p.id AND pp.unlinked_on IS NULL)",
+    )
+    assert data["key"]["totalCount"] + data["other"]["totalCount"] == data["all"]["totalCount"]
+    assert data["other"]["totalCount"] >= unlinked[0]

@@ -74,9 +74,10 @@ async def test_bad_json_body_is_a_400_not_a_500(client: httpx.AsyncClient) -> No
 
 async def test_database_failure_is_masked() -> None:
     app: Starlette = create_app(Settings(database_url=url_for("lgtest_no_such_database")))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
         ready = await c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
         response = await c.post("/graphql", json={"query": '{ project(code: "x") { code } }'})

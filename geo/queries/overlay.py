@@ -49,7 +49,9 @@ async def zone_overlaps(
     ).one()
     # Intersect in the Gauss-Krüger plane, like the parcel area: the vertices are the
     # legal boundary and straight edges between them are straight in the projection.
-    shared = func.ST_Intersection(func.ST_Transform(ProtectedZone.geom, srid), func.ST_Transform(subj.c.g, srid))
+    shared = func.ST_Intersection(
+        func.ST_Transform(ProtectedZone.geom, srid), func.ST_Transform(subj.c.g, srid)
+    )
     overlap = func.ST_Area(shared).label("overlap_m2")
     stmt = (
         select(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, select
+from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import LandClass, LandStatus
@@ -60,11 +60,12 @@ def _filtered(f: ParcelFilter, geometry: GeometryOptions | None) -> Select[Any]:
     if f.county_code is not None:
         stmt = stmt.where(Parcel.county_code == f.county_code)
     if f.project_code is not None or f.is_key is not None:
-        stmt = stmt.join(Project, Project.id == ProjectParcel.project_id)
+        stmt = stmt.outerjoin(Project, Project.id == ProjectParcel.project_id)
         if f.project_code is not None:
             stmt = stmt.where(Project.code == f.project_code)
         if f.is_key is not None:
-            stmt = stmt.where(Project.is_key.is_(f.is_key))
+            # a parcel without an active project is not a key-project parcel
+            stmt = stmt.where(func.coalesce(Project.is_key, False).is_(f.is_key))
     if f.procedure_status is not None:
         stmt = stmt.where(Parcel.procedure_status == f.procedure_status)
     if f.land_class is not None:
