@@ -4,6 +4,7 @@ created in the lifespan and disposed when the server stops."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,6 +58,7 @@ class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
             request_id=_request_id(request),
             request=request,
             response=response,
+            today=self.config.reference_date or dt.date.today(),
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -133,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
         max_page_size=settings.max_page_size,
         default_page_size=settings.default_page_size,
         geojson_precision=settings.geojson_precision,
+        reference_date=settings.reference_date,
     )
     graphql_app = LandguardGraphQL(config=config, graphiql_enabled=not settings.is_production)
     routes = [

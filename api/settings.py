@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -40,6 +41,9 @@ class Settings:
     statement_timeout_ms: int = 15000
     geojson_precision: int = 8  # decimal digits of degrees: 1e-8° ≈ 1 mm
     workers: int = 1
+    reference_date: dt.date | None = (
+        None  # 'today' for overdue/as-of defaults; None = the real date
+    )
 
     @property
     def is_production(self) -> bool:
@@ -74,4 +78,7 @@ class Settings:
             statement_timeout_ms=int(e.get("LANDGUARD_STATEMENT_TIMEOUT_MS", "15000")),
             geojson_precision=int(e.get("LANDGUARD_GEOJSON_PRECISION", "8")),
             workers=int(e.get("LANDGUARD_WORKERS", "1")),
+            reference_date=dt.date.fromisoformat(e["LANDGUARD_REFERENCE_DATE"])
+            if e.get("LANDGUARD_REFERENCE_DATE")
+            else None,
         )

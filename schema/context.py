@@ -17,6 +17,7 @@ class SchemaConfig:
     max_page_size: int = 500
     default_page_size: int = 50
     geojson_precision: int = 8
+    reference_date: dt.date | None = None  # fixed 'today' (demo data is a 2024 snapshot)
 
 
 @dataclass

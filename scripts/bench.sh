@@ -65,7 +65,7 @@ try:
 except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
     print("missing")
 else:
-    print(count if revision and revision[0] == sys.argv[2] else "stale")
+    print(count if revision and revision[0] == sys.argv[1] else "stale")
 PY
 }
 

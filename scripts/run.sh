@@ -7,6 +7,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(bash "$ROOT/scripts/db.sh" start)
   export DATABASE_URL
   log "embedded PostGIS is up (stop it with: make db-stop)"
+  # The demo is a snapshot of plan year 2024 as of 2024-10-31: judge overdue items then.
+  export LANDGUARD_REFERENCE_DATE=${LANDGUARD_REFERENCE_DATE:-2024-10-31}
 else
   log "using DATABASE_URL from the environment; no local database is installed"
 fi

@@ -268,3 +268,29 @@ async def test_key_filter_partitions_all_parcels(gql, demo_sync_engine) -> None:
     )
     assert data["key"]["totalCount"] + data["other"]["totalCount"] == data["all"]["totalCount"]
     assert data["other"]["totalCount"] >= unlinked[0]
+
+
+async def test_reference_date_decides_overdue(demo_db_url, demo_sync_engine) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    (expected,) = sql(
+        demo_sync_engine,
+        "SELECT count(*) FROM approval_item WHERE status <> 'COMPLETED' AND deadline < DATE '2024-06-30'",
+    )
+    app = create_app(
+        Settings(database_url=demo_db_url, reference_date=__import__("datetime").date(2024, 6, 30))
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        body = (
+            await c.post(
+                "/graphql",
+                json={"query": "{ approvalItems(filter: {overdue: true}) { totalCount } }"},
+            )
+        ).json()
+    assert body["data"]["approvalItems"]["totalCount"] == expected[0]

@@ -250,3 +250,36 @@ def test_transfer_legs_must_be_pool_out_and_county_in(migrated) -> None:  # type
             holder="140500",
             transfer="00000000-0000-0000-0000-000000000003",
         )
+
+
+def test_parcel_overlay_follows_parcels_and_zones(migrated) -> None:  # type: ignore[no-untyped-def]
+    # Hand-built, CM 114°E zone (EPSG:4547): parcel E is the 1000 m square at x 395000–396000;
+    # a basic-farmland zone covers its west 250 m (250,000 m²), an urban boundary its whole.
+    env = "ST_Multi(ST_Transform(ST_MakeEnvelope({}, 3930000, {}, 3931000, 4547), 4490))"
+    with migrated.begin() as conn:
+        conn.execute(
+            text(
+                f"INSERT INTO parcel (code, county_code, geom, land_class, status_date) VALUES ('E', '140525', {EAST_SQUARE}, 'FARMLAND', '2024-01-01')"
+            )
+        )
+        row = conn.execute(
+            text("SELECT conflict, outside_urban, basic_farmland_m2 FROM parcel_overlay")
+        ).one()
+        assert (row.conflict, row.outside_urban, row.basic_farmland_m2) == (False, True, 0)
+        conn.execute(
+            text(
+                f"INSERT INTO protected_zone (code, kind, name, geom) VALUES ('F', 'BASIC_FARMLAND', 'f', {env.format(394000, 395250)}), ('U', 'URBAN_BOUNDARY', 'u', {env.format(390000, 400000)})"
+            )
+        )
+        row = conn.execute(text("SELECT * FROM parcel_overlay")).one()
+    assert row.conflict is True and row.outside_urban is False
+    assert row.basic_farmland_m2 == pytest.approx(250_000, abs=0.01)
+    assert row.urban_boundary_m2 == pytest.approx(1_000_000, abs=0.01)
+    with migrated.begin() as conn:  # move the parcel 2 km east: no farmland any more
+        conn.execute(
+            text(f"UPDATE parcel SET geom = {env.format(397000, 398000)} WHERE code = 'E'")
+        )
+        row = conn.execute(text("SELECT * FROM parcel_overlay")).one()
+        assert row.conflict is False and row.basic_farmland_m2 == 0 and row.outside_urban is False
+        conn.execute(text("DELETE FROM protected_zone WHERE code = 'U'"))
+        assert conn.execute(text("SELECT outside_urban FROM parcel_overlay")).scalar_one() is True

@@ -187,6 +187,7 @@ CREATE TABLE land_quota_entry (
 COMMENT ON TABLE land_quota_entry IS '用地计划指标台账: append-only quota ledger (m²); balances are its sums';
 CREATE INDEX land_quota_entry_holder_idx ON land_quota_entry (year, holder_code, kind);
 CREATE INDEX land_quota_entry_parcel_idx ON land_quota_entry (parcel_id) WHERE parcel_id IS NOT NULL;
+CREATE INDEX land_quota_entry_transfer_idx ON land_quota_entry (transfer_id) WHERE transfer_id IS NOT NULL;
 
 CREATE TABLE land_quota_balance (
     year        smallint NOT NULL,
@@ -197,21 +198,29 @@ CREATE TABLE land_quota_balance (
 );
 COMMENT ON TABLE land_quota_balance IS 'running balance of land_quota_entry, kept by trigger; CHECK (>= 0) refuses any over-draw';
 
-CREATE FUNCTION land_quota_apply_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION land_quota_apply_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- UPDATE first: it takes the row lock that serialises concurrent debits, and the
+    -- One UPDATE per account touched by the statement (linear in bulk loads). The UPDATE
+    -- takes the balance row's lock, which serialises concurrent debits, and
     -- CHECK (balance_m2 >= 0) then refuses the one that would over-draw.
-    UPDATE land_quota_balance SET balance_m2 = balance_m2 + NEW.amount_m2
-     WHERE year = NEW.year AND holder_code = NEW.holder_code AND kind = NEW.kind;
-    IF NOT FOUND THEN
-        INSERT INTO land_quota_balance AS b (year, holder_code, kind, balance_m2)
-        VALUES (NEW.year, NEW.holder_code, NEW.kind, NEW.amount_m2)
-        ON CONFLICT (year, holder_code, kind) DO UPDATE SET balance_m2 = b.balance_m2 + EXCLUDED.balance_m2;
-    END IF;
-    RETURN NEW;
+    WITH delta AS (
+        SELECT year, holder_code, kind, sum(amount_m2) AS amount
+          FROM new_entries GROUP BY year, holder_code, kind
+    ), updated AS (
+        UPDATE land_quota_balance b SET balance_m2 = b.balance_m2 + d.amount
+          FROM delta d
+         WHERE b.year = d.year AND b.holder_code = d.holder_code AND b.kind = d.kind
+        RETURNING b.year, b.holder_code, b.kind
+    )
+    INSERT INTO land_quota_balance AS b (year, holder_code, kind, balance_m2)
+    SELECT d.year, d.holder_code, d.kind, d.amount FROM delta d
+     WHERE NOT EXISTS (SELECT 1 FROM updated u
+                        WHERE u.year = d.year AND u.holder_code = d.holder_code AND u.kind = d.kind)
+    ON CONFLICT (year, holder_code, kind) DO UPDATE SET balance_m2 = b.balance_m2 + EXCLUDED.balance_m2;
+    RETURN NULL;
 END $$;
 CREATE TRIGGER land_quota_entry_apply AFTER INSERT ON land_quota_entry
-    FOR EACH ROW EXECUTE FUNCTION land_quota_apply_entry();
+    REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION land_quota_apply_entries();
 
 CREATE FUNCTION land_quota_balance_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -336,7 +345,7 @@ DROP_SQL = """
 DROP TABLE IF EXISTS investment_report, issue_escalation, project_issue, protected_zone,
     approval_item, land_quota_balance, land_quota_entry, project_parcel, parcel_status_event,
     parcel, project_stage_event, project, admin_area, code_label CASCADE;
-DROP FUNCTION IF EXISTS land_quota_apply_entry(), land_quota_append_only(),
+DROP FUNCTION IF EXISTS land_quota_apply_entries(), land_quota_append_only(),
     land_quota_transfer_balanced(), land_quota_balance_guard();
 """
 
