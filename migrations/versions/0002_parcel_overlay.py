@@ -102,6 +102,10 @@ CREATE TRIGGER protected_zone_overlay_delete AFTER DELETE ON protected_zone
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION parcel_overlay_on_zone_change();
 
 SELECT parcel_overlay_refresh(ARRAY(SELECT id FROM parcel));
+
+-- the land-guarantee statements look procedure steps up by status and date
+CREATE INDEX parcel_status_event_status_idx ON parcel_status_event (status, occurred_on);
+CREATE INDEX project_stage_event_stage_idx ON project_stage_event (project_id, stage, entered_on);
 """
 
 DOWNGRADE = """
@@ -113,6 +117,7 @@ DROP TRIGGER IF EXISTS parcel_overlay_after_update ON parcel;
 DROP FUNCTION IF EXISTS parcel_overlay_on_zone_change(), parcel_overlay_on_parcel_update(),
     parcel_overlay_on_parcel_insert(), parcel_overlay_refresh(bigint[]);
 DROP TABLE IF EXISTS parcel_overlay;
+DROP INDEX IF EXISTS parcel_status_event_status_idx, project_stage_event_stage_idx;
 """
 
 
