@@ -25,7 +25,7 @@ from strawberry.asgi import GraphQL
 from api import export, graphiql, ogc, tiles
 from api.middleware import RequestId
 from api.settings import Settings
-from geo.db import create_engine, session_factory
+from geo.db import create_engine, read_connections, session_factory
 from geo.health import database_status
 from schema import error_policy
 from schema.build import build_schema
@@ -121,7 +121,8 @@ def create_app(settings: Settings) -> Starlette:
             statement_timeout_ms=settings.statement_timeout_ms,
         )
         app.state.engine = engine
-        app.state.sessions = session_factory(engine)
+        app.state.sessions = read_connections(engine)
+        app.state.tx_sessions = session_factory(engine)
         app.state.alembic_head = alembic_head()
         log.info(
             "landguard ready on %s:%s (%s)", settings.host, settings.port, settings.environment

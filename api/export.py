@@ -59,7 +59,7 @@ async def _body(
     first = True
     chunk: list[str] = []
     try:
-        async with request.app.state.sessions() as session:
+        async with request.app.state.tx_sessions() as session:
             async for feature in q.stream_features(
                 session, layer, filters=filters, spatial=spatial, precision=precision, limit=limit
             ):

@@ -59,13 +59,13 @@ async def entries_by_account(
     years = {a[0] for a in accounts}
     holders = {a[1] for a in accounts}
     stmt = (
-        select(E)
+        select(*E.__table__.c)
         .where(E.year.in_(years), E.holder_code.in_(holders))
         .order_by(E.effective_on, E.id)
     )
     wanted = set(accounts)
     grouped: dict[tuple[int, str, str], list[Row[Any]]] = defaultdict(list)
-    for (entry,) in (await session.execute(stmt)).all():
+    for entry in (await session.execute(stmt)).all():
         key = (entry.year, entry.holder_code, entry.kind.value)
         if key in wanted:
             grouped[key].append(entry)
