@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import AdminKind
@@ -48,8 +48,11 @@ async def list_admin_areas(
 async def admin_areas_by_code(
     session: AsyncSession, codes: Sequence[str], *, geometry: GeometryOptions | None = None
 ) -> dict[str, Row[Any]]:
-    stmt = _select(geometry).where(AdminArea.code.in_(codes))
-    return {row.code: row for row in (await session.execute(stmt)).all()}
+    if geometry is None:
+        rows = (await session.execute(_BY_CODES, {"codes": list(codes)})).all()
+    else:
+        rows = (await session.execute(_select(geometry).where(AdminArea.code.in_(codes)))).all()
+    return {row.code: row for row in rows}
 
 
 async def geometry_by_code(
@@ -59,3 +62,6 @@ async def geometry_by_code(
         AdminArea.code.in_(codes)
     )
     return {code: gj for code, gj in (await session.execute(stmt)).all()}
+
+
+_BY_CODES = _select(None).where(AdminArea.code.in_(bindparam("codes", expanding=True)))

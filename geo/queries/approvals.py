@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, case, literal, select
+from sqlalchemy import Date, Row, Select, and_, bindparam, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import ApprovalItemType, ApprovalStatus, HandlingLevel
@@ -26,15 +26,16 @@ class ApprovalItemFilter:
     overdue: bool | None = None
 
 
-def _overdue(as_of: dt.date) -> Any:
+def _overdue(as_of: Any) -> Any:
     return and_(
         ApprovalItem.status != ApprovalStatus.COMPLETED,
         ApprovalItem.deadline.is_not(None),
-        ApprovalItem.deadline < literal(as_of),
+        ApprovalItem.deadline < as_of,
     )
 
 
-def _base(as_of: dt.date) -> Select[Any]:
+def _base(as_of: Any) -> Select[Any]:
+    """`as_of` is a literal date or a bind parameter (prebuilt statements)."""
     overdue = _overdue(as_of)
     return select(
         ApprovalItem.id,
@@ -53,12 +54,12 @@ def _base(as_of: dt.date) -> Select[Any]:
         ApprovalItem.completed_on,
         ApprovalItem.version,
         overdue.label("overdue"),
-        case((overdue, literal(as_of) - ApprovalItem.deadline), else_=0).label("days_overdue"),
+        case((overdue, as_of - ApprovalItem.deadline), else_=0).label("days_overdue"),
     )
 
 
 def _filtered(f: ApprovalItemFilter, as_of: dt.date) -> Select[Any]:
-    stmt = _base(as_of)
+    stmt = _base(literal(as_of, Date))
     if f.project_code is not None or f.county_code is not None:
         stmt = stmt.join(Project, Project.id == ApprovalItem.project_id)
         if f.project_code is not None:
@@ -72,7 +73,7 @@ def _filtered(f: ApprovalItemFilter, as_of: dt.date) -> Select[Any]:
     if f.item_type is not None:
         stmt = stmt.where(ApprovalItem.item_type == f.item_type)
     if f.overdue is not None:
-        overdue = _overdue(as_of)
+        overdue = _overdue(literal(as_of, Date))
         stmt = stmt.where(overdue if f.overdue else ~overdue)
     return stmt
 
@@ -98,12 +99,16 @@ async def count_approval_items(
 async def approval_items_by_project(
     session: AsyncSession, project_ids: Sequence[int], *, as_of: dt.date
 ) -> dict[int, list[Row[Any]]]:
-    stmt = (
-        _base(as_of)
-        .where(ApprovalItem.project_id.in_(project_ids))
-        .order_by(ApprovalItem.project_id, ApprovalItem.code)
-    )
+    params = {"ids": list(project_ids), "as_of": as_of}
     grouped: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in (await session.execute(stmt)).all():
+    for row in (await session.execute(_BY_PROJECT, params)).all():
         grouped[row.project_id].append(row)
     return grouped
+
+
+# Built once: DataLoader batches reuse the statement (and its compiled form).
+_BY_PROJECT = (
+    _base(bindparam("as_of", type_=Date))
+    .where(ApprovalItem.project_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ApprovalItem.project_id, ApprovalItem.code)
+)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, select
+from sqlalchemy import Row, Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import LandClass, LandStatus
@@ -106,13 +106,8 @@ async def parcels_by_project(
     session: AsyncSession, project_ids: Sequence[int]
 ) -> dict[int, list[Row[Any]]]:
     """Active parcels of each project, ordered by code: one statement for the whole batch."""
-    stmt = (
-        _base(None)
-        .where(ProjectParcel.project_id.in_(project_ids))
-        .order_by(ProjectParcel.project_id, Parcel.code)
-    )
     grouped: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in (await session.execute(stmt)).all():
+    for row in (await session.execute(_BY_PROJECT, {"ids": list(project_ids)})).all():
         grouped[row.project_id].append(row)
     return grouped
 
@@ -142,3 +137,11 @@ async def status_history(
     for row in (await session.execute(stmt)).all():
         grouped[row.parcel_id].append(row)
     return grouped
+
+
+# Built once: DataLoader batches reuse the statement (and its compiled form).
+_BY_PROJECT = (
+    _base(None)
+    .where(ProjectParcel.project_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ProjectParcel.project_id, Parcel.code)
+)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.enums import KeyCategory, PlanType, ProjectStage
@@ -99,10 +99,14 @@ async def count_projects(session: AsyncSession, *, filter: ProjectFilter) -> int
     return await paging.count(session, _filtered(filter))
 
 
+_BY_CODE = _base().where(Project.code == bindparam("code"))
+_BY_IDS = _base().where(Project.id.in_(bindparam("ids", expanding=True)))
+
+
 async def project_by_code(session: AsyncSession, code: str) -> Row[Any] | None:
-    return (await session.execute(_base().where(Project.code == code))).first()
+    return (await session.execute(_BY_CODE, {"code": code})).first()
 
 
 async def projects_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(_base().where(Project.id.in_(ids)))).all()
+    rows = (await session.execute(_BY_IDS, {"ids": list(ids)})).all()
     return {row.id: row for row in rows}
