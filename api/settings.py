@@ -37,7 +37,7 @@ class Settings:
     cors_origins: tuple[str, ...] = DEV_CORS_ORIGINS
     max_page_size: int = 500
     default_page_size: int = 50
-    db_pool_size: int = 8
+    db_pool_size: int = 16  # a request opens up to ~3 connections at once (root field + loader batches)
     statement_timeout_ms: int = 15000
     geojson_precision: int = 8  # decimal digits of degrees: 1e-8° ≈ 1 mm
     workers: int = 1
@@ -74,7 +74,7 @@ class Settings:
             cors_origins=origins,
             max_page_size=int(e.get("LANDGUARD_MAX_PAGE_SIZE", "500")),
             default_page_size=int(e.get("LANDGUARD_DEFAULT_PAGE_SIZE", "50")),
-            db_pool_size=int(e.get("LANDGUARD_DB_POOL_SIZE", "8")),
+            db_pool_size=int(e.get("LANDGUARD_DB_POOL_SIZE", "16")),
             statement_timeout_ms=int(e.get("LANDGUARD_STATEMENT_TIMEOUT_MS", "15000")),
             geojson_precision=int(e.get("LANDGUARD_GEOJSON_PRECISION", "8")),
             workers=int(e.get("LANDGUARD_WORKERS", "1")),
