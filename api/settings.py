@@ -37,7 +37,9 @@ class Settings:
     cors_origins: tuple[str, ...] = DEV_CORS_ORIGINS
     max_page_size: int = 500
     default_page_size: int = 50
-    db_pool_size: int = 16  # a request opens up to ~3 connections at once (root field + loader batches)
+    db_pool_size: int = (
+        16  # a request opens up to ~3 connections at once (root field + loader batches)
+    )
     statement_timeout_ms: int = 15000
     geojson_precision: int = 8  # decimal digits of degrees: 1e-8° ≈ 1 mm
     workers: int = 1

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date, SmallInteger, String
 
 from geo.crs import CITY_CODE
-from geo.guarantee_rules import DEMAND_STATUSES
+from geo.guarantee_rules import DEMAND_STATUSES, QUOTA_TOLERANCE_M2
 
 _DEMAND = ", ".join(f"'{s.value}'" for s in DEMAND_STATUSES)
+_TOLERANCE = repr(QUOTA_TOLERANCE_M2)
 
 _STATUS_NOW = "SELECT id AS parcel_id, procedure_status AS status FROM parcel"
 _STATUS_AS_OF = """
@@ -40,7 +41,7 @@ links AS (
      WHERE linked_on <= :d AND (unlinked_on IS NULL OR unlinked_on > :d)
 ),
 demand_parcels AS (
-    SELECT pr.id AS project_id, pr.county_code, pr.is_key, p.new_construction_area_m2 AS nc,
+    SELECT pr.id AS project_id, p.county_code, pr.is_key, round(p.new_construction_area_m2 * 100) / 100 AS nc,
            coalesce(o.conflict, false) AS conflict, coalesce(o.basic_farmland_m2, 0) AS farmland_m2,
            coalesce(o.redline_m2, 0) AS redline_m2, coalesce(o.outside_urban, true) AS outside_urban
       FROM parcel p
@@ -48,7 +49,7 @@ demand_parcels AS (
       JOIN links l ON l.parcel_id = p.id
       JOIN project pr ON pr.id = l.project_id
       LEFT JOIN parcel_overlay o ON o.parcel_id = p.id
-     WHERE (CAST(:county AS varchar) IS NULL OR pr.county_code = :county)
+     WHERE (CAST(:county AS varchar) IS NULL OR p.county_code = :county)
        AND NOT EXISTS (SELECT 1 FROM project_stage_event e
                         WHERE e.project_id = pr.id AND e.stage = 'COMPLETED' AND e.entered_on <= :d)
 ),
@@ -82,11 +83,12 @@ ranked AS (
 covered AS (
     SELECT r.*,
            CASE WHEN r.conflict THEN 0
-                ELSE greatest(0, least(r.demand, r.county_remaining - r.before_in_county)) END AS covered
+                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
+                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
       FROM ranked r
 )"""
 
-_PROJECTS_SQL = """
+_PROJECTS_SQL = f"""
 , pooled AS (
     SELECT c.*, c.demand - c.covered AS unmet,
            coalesce((SELECT remaining FROM quota WHERE holder_code = :pool), 0) AS pool_remaining,
@@ -98,12 +100,14 @@ _PROJECTS_SQL = """
 SELECT project_id, code, name, county_code, is_key, tier, planned_start, demand, demand_parcels,
        conflict, farmland_m2, redline_m2, outside_urban_parcels, county_remaining, before_in_county,
        covered, unmet, pool_remaining, before_in_pool,
-       CASE WHEN conflict THEN 0 ELSE greatest(0, least(unmet, pool_remaining - before_in_pool)) END AS from_pool
+       CASE WHEN conflict THEN 0
+            WHEN pool_remaining - before_in_pool >= unmet - {_TOLERANCE} THEN unmet
+            ELSE greatest(0, pool_remaining - before_in_pool) END AS from_pool
   FROM pooled
  WHERE (CAST(:project AS varchar) IS NULL OR code = :project)
  ORDER BY tier, planned_start NULLS LAST, code"""
 
-_COUNTIES_SQL = """
+_COUNTIES_SQL = f"""
 , per_county AS (
     SELECT county_code,
            sum(demand) FILTER (WHERE is_key) AS demand_key,
@@ -121,16 +125,23 @@ conflicts AS (
 ),
 steps AS (
     SELECT p.county_code,
-           sum(p.area_m2) FILTER (WHERE e.status = 'APPROVED_UNSUPPLIED') AS approved,
-           sum(p.area_m2) FILTER (WHERE e.status = 'SUPPLIED') AS supplied
-      FROM parcel_status_event e JOIN parcel p ON p.id = e.parcel_id
-     WHERE e.status IN ('APPROVED_UNSUPPLIED', 'SUPPLIED')
-       AND e.occurred_on BETWEEN make_date(:year, 1, 1) AND least(:d, make_date(:year, 12, 31))
+           sum(p.area_m2) FILTER (WHERE e.approved AND s.status NOT IN ({_DEMAND})) AS approved,
+           sum(p.area_m2) FILTER (WHERE e.supplied) AS supplied
+      FROM (SELECT parcel_id, bool_or(status = 'APPROVED_UNSUPPLIED') AS approved,
+                   bool_or(status = 'SUPPLIED') AS supplied
+              FROM parcel_status_event
+             WHERE status IN ('APPROVED_UNSUPPLIED', 'SUPPLIED')
+               AND occurred_on BETWEEN make_date(:year, 1, 1) AND least(:d, make_date(:year, 12, 31))
+             GROUP BY parcel_id) e
+      JOIN parcel p ON p.id = e.parcel_id
+      JOIN pstatus s ON s.parcel_id = p.id
+     WHERE (CAST(:county AS varchar) IS NULL OR p.county_code = :county)
      GROUP BY p.county_code
 ),
 stock AS (
     SELECT p.county_code, sum(p.area_m2) AS approved_unsupplied, count(*) AS approved_unsupplied_parcels
       FROM parcel p JOIN pstatus s ON s.parcel_id = p.id AND s.status = 'APPROVED_UNSUPPLIED'
+     WHERE (CAST(:county AS varchar) IS NULL OR p.county_code = :county)
      GROUP BY p.county_code
 )
 SELECT a.code AS county_code,
@@ -186,7 +197,9 @@ async def project_rows(
     county: str | None = None,
     project: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """Every project with land still to approve, ranked, with county cover and pool share."""
+    """Every project with land still to approve, ranked, with county cover and pool share:
+    one row per project and county its demand parcels lie in (almost always one). The pool
+    share (`from_pool`) is city-wide only when `county` is None."""
     stmt = _statement(_PROJECTS_SQL, as_of).bindparams(
         bindparam("pool", type_=String), bindparam("project", type_=String)
     )

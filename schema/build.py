@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
@@ -23,7 +24,7 @@ class LandguardSchema(strawberry.Schema):
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
 
 
-Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery))
+Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery))
 
 
 def build_schema() -> strawberry.Schema:

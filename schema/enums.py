@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 import strawberry
 
 from geo import enums as E
+from geo import guarantee_rules as R
 
 D = TypeVar("D", bound=E.DomainEnum)
 
 
-def _graphql_enum(domain: type[E.DomainEnum], description: str) -> Any:
-    cls = Enum(domain.__name__, {m.name: m.value for m in domain}, type=str)  # type: ignore[misc]
+def _graphql_enum(domain: type[E.DomainEnum], description: str, name: str | None = None) -> Any:
+    cls = Enum(name or domain.__name__, {m.name: m.value for m in domain}, type=str)  # type: ignore[misc]
     wrapped = strawberry.enum(cls, description=description)
     for value in wrapped.__strawberry_definition__.values:
         member = domain(value.value)
@@ -43,3 +44,15 @@ ApprovalItemType = _graphql_enum(E.ApprovalItemType, "审批事项类型 Kind of
 HandlingLevel = _graphql_enum(E.HandlingLevel, "办理层级 Level that handles an approval item")
 ApprovalStatus = _graphql_enum(E.ApprovalStatus, "审批事项状态 Status of an approval item")
 ZoneKind = _graphql_enum(E.ZoneKind, "三区三线 Kind of protected zone")
+GuaranteeStatus = _graphql_enum(
+    R.GuaranteeStatus,
+    "用地保障状态 Land-guarantee status of a county (rules: geo/guarantee_rules.py)",
+)
+CoverStatus = _graphql_enum(
+    R.CoverStatus, "指标覆盖情况 How far the county's remaining quota covers a project's demand"
+)
+ApprovalAuthorityLevel = _graphql_enum(
+    R.ApprovalAuthority,
+    "农转用/征收审批机关 Who approves a parcel's conversion and expropriation",
+    name="ApprovalAuthorityLevel",
+)

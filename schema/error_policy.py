@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 
 from schema.errors import ErrorCode, LandguardError
 
@@ -36,8 +37,11 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
             else ErrorCode.GRAPHQL_VALIDATION_FAILED
         )
         return _with_code(error, code)
-    if error.path is None and isinstance(original, ValueError | TypeError):
-        # Argument/variable coercion: the message comes from our scalars or graphql-core.
+    if error.path is None and isinstance(
+        original, ValueError | TypeError | StrawberryInputCoercionError
+    ):
+        # Argument/variable coercion: the message comes from our scalars, Strawberry's
+        # (e.g. a Date variable of 2024-13-01) or graphql-core.
         return _with_code(error, ErrorCode.BAD_USER_INPUT)
     log.error(
         "unexpected error in %s (request %s)",

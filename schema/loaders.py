@@ -12,8 +12,9 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from geo import guarantee
 from geo.db import SessionFactory
-from geo.queries import admin, approvals, parcels, projects, quotas, zones
+from geo.queries import admin, approvals, land_status, parcels, projects, quotas, zones
 from geo.queries.geojson import GeometryOptions
 
 K = TypeVar("K", bound=Hashable)
@@ -53,6 +54,49 @@ def _batch(
     return DataLoader(load_fn=load)
 
 
+GuaranteeKey = tuple[int, dt.date | None]
+"""(plan year, as-of date or None for today's statuses)."""
+
+
+def _guarantee_ranking(
+    sessions: SessionFactory, today: dt.date
+) -> DataLoader[GuaranteeKey, list[Row[Any]]]:
+    """The city-wide project ranking (county cover and pool share) of a year and date: one
+    statement per distinct key, shared by atRiskProjects, Project.landStatus and the pool plan."""
+
+    async def load(keys: Sequence[GuaranteeKey]) -> list[list[Row[Any]]]:
+        found: dict[GuaranteeKey, list[Row[Any]]] = {}
+        async with sessions() as session:
+            for year, as_of in dict.fromkeys(keys):
+                rows = await guarantee.project_rows(session, year=year, as_of=as_of, today=today)
+                found[(year, as_of)] = list(rows)
+        return [found[k] for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+ParcelsOnKey = tuple[int, dt.date, bool]
+"""(project id, date, whether the date is today so current statuses are read)."""
+
+
+def _project_parcels_on(sessions: SessionFactory) -> DataLoader[ParcelsOnKey, list[Row[Any]]]:
+    """A project's parcels with their status on a date: one statement per distinct date."""
+
+    async def load(keys: Sequence[ParcelsOnKey]) -> list[list[Row[Any]]]:
+        by_date: dict[tuple[dt.date, bool], list[int]] = defaultdict(list)
+        for project_id, on, current in keys:
+            by_date[(on, current)].append(project_id)
+        found: dict[ParcelsOnKey, list[Row[Any]]] = {}
+        async with sessions() as session:
+            for (on, current), ids in by_date.items():
+                rows = await land_status.project_parcels_on(session, ids, on=on, current=current)
+                for project_id, parcel_rows in rows.items():
+                    found[(project_id, on, current)] = parcel_rows
+        return [found.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     def __init__(self, sessions: SessionFactory, *, today: dt.date) -> None:
         self.admin_area: DataLoader[str, Row[Any] | None] = _batch(
@@ -73,4 +117,12 @@ class Loaders:
         self.zone_geometry = _geometry_batch(sessions, zones.geometry_by_id)
         self.quota_entries: DataLoader[tuple[int, str, str], list[Any]] = _batch(
             sessions, quotas.entries_by_account, list
+        )
+        self.guarantee_ranking = _guarantee_ranking(sessions, today)
+        self.project_parcels_on = _project_parcels_on(sessions)
+        self.parcel_conflicts: DataLoader[int, list[Row[Any]]] = _batch(
+            sessions, land_status.parcel_conflicts, list
+        )
+        self.parcel_overlay: DataLoader[int, Row[Any] | None] = _batch(
+            sessions, land_status.parcel_overlays
         )

@@ -4,17 +4,21 @@ per-request DataLoaders, areas are PostGIS's numbers converted to 亩 and 公顷
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import Row
 
 from geo import crs
+from geo.guarantee_rules import approval_authority
 from geo.queries.geojson import GeometryOptions
 from schema import enums as G
 from schema.context import Context
 from schema.geometry import geometry_options
 from schema.scalars import GeoJSON
+
+if TYPE_CHECKING:
+    from schema.guarantee import ProjectLandStatus
 
 Info = strawberry.Info[Context, None]
 
@@ -258,6 +262,77 @@ class Parcel:
             for r in rows
         ]
 
+    @strawberry.field(
+        description=(
+            "三区三线冲突 Each permanent-basic-farmland or ecological-red-line zone sharing "
+            "interior with the parcel, with the shared area measured like the parcel area "
+            "(both transformed into the parcel's Gauss-Krüger zone, then intersected); "
+            "largest first per kind. Empty when there is no conflict."
+        )
+    )
+    async def conflicts(self, info: Info) -> list[ParcelConflict]:
+        rows = await info.context.loaders.parcel_conflicts.load(self._id)
+        return [
+            ParcelConflict(zone=ProtectedZone.from_row(r), overlap_m2=float(r.overlap_m2))
+            for r in rows
+        ]
+
+    @strawberry.field(
+        description=(
+            "农转用/征收审批机关 Who must approve the parcel's conversion and expropriation "
+            "(土地管理法 第四十六条): the State Council when it takes permanent basic farmland, "
+            "more than 35 ha of farmland or more than 70 ha of other land; otherwise the province"
+        )
+    )
+    async def approval_authority(self, info: Info) -> ApprovalAuthority:
+        overlay = await info.context.loaders.parcel_overlay.load(self._id)
+        basic_farmland = float(overlay.basic_farmland_m2) if overlay is not None else 0.0
+        level, reason = approval_authority(
+            basic_farmland_m2=basic_farmland,
+            farmland_m2=self.farmland_area_m2,
+            area_m2=self.area_m2,
+        )
+        return ApprovalAuthority(
+            level=_g(G.ApprovalAuthorityLevel, level),
+            reason=reason,
+            basic_farmland=Area(m2=basic_farmland),
+            farmland=Area(m2=self.farmland_area_m2),
+            other_land=Area(m2=max(0.0, self.area_m2 - self.farmland_area_m2)),
+        )
+
+
+@strawberry.type(
+    description="地块与一个三区三线管控区的冲突 A parcel's overlap with one protected zone"
+)
+class ParcelConflict:
+    zone: ProtectedZone
+    overlap_m2: float = strawberry.field(
+        description="Shared area (m², Gauss-Krüger plane of the parcel) 重叠面积（平方米）"
+    )
+
+    @strawberry.field(description="重叠面积（亩）")
+    def overlap_mu(self) -> float:
+        return crs.mu(self.overlap_m2)
+
+    @strawberry.field(description="重叠面积（公顷）")
+    def overlap_ha(self) -> float:
+        return crs.ha(self.overlap_m2)
+
+    @strawberry.field(description="Shared area in m², 亩 and 公顷")
+    def overlap(self) -> Area:
+        return Area(m2=self.overlap_m2)
+
+
+@strawberry.type(
+    description="农转用/征收审批机关 Approving authority of a parcel's conversion, with the reason"
+)
+class ApprovalAuthority:
+    level: G.ApprovalAuthorityLevel  # type: ignore[valid-type]
+    reason: str = strawberry.field(description="依据 Which rule applies (Chinese — English)")
+    basic_farmland: Area = strawberry.field(description="占用永久基本农田 basic farmland taken")
+    farmland: Area = strawberry.field(description="耕地 farmland part")
+    other_land: Area = strawberry.field(description="其他土地 the non-farmland part")
+
 
 @strawberry.type(
     description="审批事项 Approval item of a project (handling level, measures, deadline, leader, handler)"
@@ -390,6 +465,28 @@ class Project:
     async def approval_items(self, info: Info) -> list[ApprovalItem]:
         rows = await info.context.loaders.approval_items_of_project.load(self._id)
         return [ApprovalItem.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description=(
+            "用地保障情况 The project's land: parcels by procedure step, new construction land "
+            "still needed, conflicts, cover by the county's remaining quota in priority order, "
+            "and the next procedure step with its deadline — on `asOf` (default today) for plan "
+            "year `year` (default the year of `asOf`)"
+        )
+    )
+    async def land_status(
+        self,
+        info: Info,
+        year: Annotated[
+            int | None, strawberry.argument(description="计划年度 (default: year of asOf)")
+        ] = None,
+        as_of: Annotated[
+            dt.date | None, strawberry.argument(description="截至日期 (default: today)")
+        ] = None,
+    ) -> Annotated[ProjectLandStatus, strawberry.lazy("schema.guarantee")]:
+        from schema.guarantee import project_land_status
+
+        return await project_land_status(info, self, year=year, as_of=as_of)
 
 
 @strawberry.type(description="用地计划指标台账分录 One entry of the land-quota ledger")
