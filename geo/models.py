@@ -247,3 +247,15 @@ class InvestmentReport(Base):
     month: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     completed_investment: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     reported_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class ParcelOverlay(Base):
+    """三区三线 overlay cache of a parcel (migration 0002), kept current by triggers."""
+
+    __tablename__ = "parcel_overlay"
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"), primary_key=True)
+    basic_farmland_m2: Mapped[float] = mapped_column(Double)
+    redline_m2: Mapped[float] = mapped_column(Double)
+    urban_boundary_m2: Mapped[float] = mapped_column(Double)
+    conflict: Mapped[bool]
+    outside_urban: Mapped[bool]
