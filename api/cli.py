@@ -61,9 +61,12 @@ def seed_demo(settings: Settings, *, seed: int, if_empty: bool) -> int:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
+    import socket
 
-    uvicorn.run(
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "api.app:app_from_env",
         factory=True,
         host=settings.host,
@@ -73,6 +76,21 @@ def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
     )
+    if settings.workers <= 1:
+        uvicorn.Server(config).run()
+        return
+    # uvicorn's own socket for --workers is made without proto=IPPROTO_TCP, so asyncio
+    # never sets TCP_NODELAY on accepted connections and every keep-alive response waits
+    # ~40 ms for the client's delayed ACK (measured: /healthz 44 ms instead of 0.7 ms).
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.set_inheritable(True)
+    log.info(
+        "serving on http://%s:%d with %d workers", settings.host, settings.port, settings.workers
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: list[str] | None = None) -> int:
