@@ -36,7 +36,8 @@ install_postgres() {
 }
 
 as_pg() {
-  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+  # from / : the postgres user may not be allowed into the caller's working directory
+  if [ "$(id -un)" = postgres ]; then (cd / && "$@"); else (cd / && runuser -u postgres -- "$@"); fi
 }
 
 pg_home() {
