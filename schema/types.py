@@ -70,6 +70,19 @@ def _g(graphql_enum: Any, value: Any) -> Any:
     )
 
 
+@strawberry.type(description="Base of the types that have an area: the same m² in 亩 and 公顷")
+class AreaUnits:
+    area_m2: float
+
+    @strawberry.field(description="面积（亩）")
+    def area_mu(self) -> float:
+        return crs.mu(self.area_m2)
+
+    @strawberry.field(description="面积（公顷）")
+    def area_ha(self) -> float:
+        return crs.ha(self.area_m2)
+
+
 @strawberry.type(description="Area in the three units people read: m², 亩 and 公顷 (ha)")
 class Area:
     m2: float = strawberry.field(description="square metres 平方米")
@@ -86,7 +99,7 @@ class Area:
 @strawberry.type(
     description="行政区 Administrative area (GB/T 2260 code; the development zone has a custom code)"
 )
-class AdminArea:
+class AdminArea(AreaUnits):
     code: str
     name: str
     name_en: str | None
@@ -110,14 +123,6 @@ class AdminArea:
             source=row.source,
             _geojson=_preloaded(row, geometry),
         )
-
-    @strawberry.field(description="面积（亩）")
-    def area_mu(self) -> float:
-        return crs.mu(self.area_m2)
-
-    @strawberry.field(description="面积（公顷）")
-    def area_ha(self) -> float:
-        return crs.ha(self.area_m2)
 
     @strawberry.field(description="Boundary as GeoJSON (EPSG:4490) 边界")
     async def geometry(
@@ -158,7 +163,7 @@ class ParcelStatusStep:
 @strawberry.type(
     description="地块 Land parcel. Areas are legal plane areas in its CGCS2000 Gauss-Krüger zone."
 )
-class Parcel:
+class Parcel(AreaUnits):
     code: str
     name: str | None
     land_class: G.LandClass = strawberry.field(description="地类 current land class")  # type: ignore[valid-type]
@@ -208,14 +213,6 @@ class Parcel:
             _project_id=row.project_id,
             _geojson=_preloaded(row, geometry),
         )
-
-    @strawberry.field(description="面积（亩）")
-    def area_mu(self) -> float:
-        return crs.mu(self.area_m2)
-
-    @strawberry.field(description="面积（公顷）")
-    def area_ha(self) -> float:
-        return crs.ha(self.area_m2)
 
     @strawberry.field(description="新增建设用地面积 in m², 亩 and 公顷")
     def new_construction_area(self) -> Area:
@@ -556,7 +553,7 @@ class LandQuota:
 @strawberry.type(
     description="三区三线 Protected zone: basic farmland, ecological red line or urban development boundary"
 )
-class ProtectedZone:
+class ProtectedZone(AreaUnits):
     code: str
     kind: G.ZoneKind  # type: ignore[valid-type]
     name: str
@@ -582,14 +579,6 @@ class ProtectedZone:
             _county_code=row.county_code,
             _geojson=_preloaded(row, geometry),
         )
-
-    @strawberry.field(description="面积（亩）")
-    def area_mu(self) -> float:
-        return crs.mu(self.area_m2)
-
-    @strawberry.field(description="面积（公顷）")
-    def area_ha(self) -> float:
-        return crs.ha(self.area_m2)
 
     @strawberry.field(description="所在县（市、区）")
     async def county(self, info: Info) -> AdminArea | None:
