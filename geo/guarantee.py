@@ -1,9 +1,15 @@
 """用地保障 computation in SQL (rules: geo/guarantee_rules.py).
 
 Two statements per question: one per-county summary, one per-project ranking (at-risk
-projects, Project.landStatus, the pool plan). Both share the CTEs below; with no as-of
-date the current statuses are read straight from `parcel`, otherwise rebuilt from the
-dated procedure steps.
+projects, Project.landStatus, the pool plan).
+
+- Current state (no `asOf`): read from the trigger-kept tallies of migration 0003
+  (`project_land_demand`, `county_step_tally`, `county_stock_tally`, `land_quota_tally`):
+  the recorded state, every step, link and ledger entry on file. One pass over the
+  demand rows in priority order gives the cover; everything else is a handful of rows.
+- As of a date: rebuilt from the dated procedure steps, links, stage events and ledger
+  entries (`_CTES`), exact but proportional to the whole store.
+Both paths use the same rules; tests check they agree on data with no future-dated facts.
 """
 
 from __future__ import annotations
@@ -22,17 +28,12 @@ from geo.guarantee_rules import DEMAND_STATUSES, QUOTA_TOLERANCE_M2
 _DEMAND = ", ".join(f"'{s.value}'" for s in DEMAND_STATUSES)
 _TOLERANCE = repr(QUOTA_TOLERANCE_M2)
 
-_STATUS_NOW = "SELECT id AS parcel_id, procedure_status AS status FROM parcel"
 _STATUS_AS_OF = """
     SELECT DISTINCT ON (parcel_id) parcel_id, status FROM parcel_status_event
      WHERE occurred_on <= :d ORDER BY parcel_id, occurred_on DESC, id DESC"""
 
-_PRIORITY = """
-    CASE WHEN 'PROVINCIAL_KEY' = ANY (pr.categories) THEN 1
-         WHEN pr.is_key THEN 2
-         WHEN pr.signing_status = 'SIGNED' THEN 3
-         WHEN pr.signing_status = 'ABOUT_TO_SIGN' THEN 4
-         ELSE 5 END"""
+_PRIORITY = "project_priority_tier(pr.categories, pr.is_key, pr.signing_status)"
+"""guarantee_rules.PRIORITY_TIERS as the SQL function of migration 0003 (a test compares)."""
 
 _CTES = f"""
 WITH pstatus AS ({{status}}),
@@ -41,7 +42,8 @@ links AS (
      WHERE linked_on <= :d AND (unlinked_on IS NULL OR unlinked_on > :d)
 ),
 demand_parcels AS (
-    SELECT pr.id AS project_id, p.county_code, pr.is_key, round(p.new_construction_area_m2 * 100) / 100 AS nc,
+    SELECT pr.id AS project_id, p.county_code, pr.is_key,
+           round(p.new_construction_area_m2::numeric, 2) AS nc,
            coalesce(o.conflict, false) AS conflict, coalesce(o.basic_farmland_m2, 0) AS farmland_m2,
            coalesce(o.redline_m2, 0) AS redline_m2, coalesce(o.outside_urban, true) AS outside_urban
       FROM parcel p
@@ -88,12 +90,99 @@ covered AS (
       FROM ranked r
 )"""
 
+_QUOTA_NOW = """
+quota AS (
+    SELECT holder_code,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
+           sum(amount_m2) AS remaining
+      FROM land_quota_tally
+     WHERE year = :year AND kind = 'NEW_CONSTRUCTION'
+     GROUP BY holder_code
+)"""
+
+_CTES_NOW = f"""
+WITH {_QUOTA_NOW},
+projects AS (
+    SELECT d.project_id, d.county_code, d.is_key, d.code, pr.name, d.planned_start, d.tier,
+           d.demand_m2 AS demand, d.demand_parcels, d.conflict_parcels > 0 AS conflict,
+           d.farmland_m2, d.redline_m2, d.outside_urban_parcels
+      FROM project_land_demand d JOIN project pr ON pr.id = d.project_id
+     WHERE (CAST(:county AS varchar) IS NULL OR d.county_code = :county)
+),
+ranked AS (
+    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
+           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
+               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
+      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
+),
+covered AS (
+    SELECT r.*,
+           CASE WHEN r.conflict THEN 0
+                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
+                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
+      FROM ranked r
+)"""
+
+# One ordered pass over the demand rows (index project_land_demand_rank_idx): a project is
+# at risk when in conflict, or when the demand up to and including it in the county's
+# priority order exceeds the remaining quota (the covered projects are exactly a prefix).
+_COUNTIES_NOW_SQL = f"""
+WITH {_QUOTA_NOW},
+ranked AS (
+    SELECT d.county_code, d.is_key, d.demand_m2, d.conflict_parcels, d.conflict_demand_m2,
+           d.farmland_m2, d.redline_m2, d.outside_urban_parcels,
+           sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
+               PARTITION BY d.county_code ORDER BY d.tier, d.planned_start, d.code
+               ROWS UNBOUNDED PRECEDING) AS through
+      FROM project_land_demand d
+     WHERE (CAST(:county AS varchar) IS NULL OR d.county_code = :county)
+),
+per_county AS (
+    SELECT r.county_code,
+           sum(r.demand_m2) FILTER (WHERE r.is_key) AS demand_key,
+           sum(r.demand_m2) FILTER (WHERE NOT r.is_key) AS demand_other,
+           count(*) FILTER (WHERE r.conflict_parcels > 0
+                               OR (r.demand_m2 > 0
+                                   AND r.through > coalesce(q.remaining, 0) + {_TOLERANCE})) AS at_risk,
+           sum(r.conflict_parcels) AS conflict_parcels,
+           sum(r.farmland_m2) AS farmland_m2, sum(r.redline_m2) AS redline_m2,
+           sum(r.conflict_demand_m2) FILTER (WHERE r.is_key) AS key_conflict_demand,
+           sum(r.outside_urban_parcels) AS outside_urban_parcels
+      FROM ranked r LEFT JOIN quota q ON q.holder_code = r.county_code
+     GROUP BY r.county_code
+)
+SELECT a.code AS county_code,
+       coalesce(pc.demand_key, 0) AS demand_key, coalesce(pc.demand_other, 0) AS demand_other,
+       coalesce(q.allocated, 0) AS allocated, coalesce(q.from_pool, 0) AS from_pool,
+       coalesce(q.used, 0) AS used, coalesce(q.remaining, 0) AS remaining,
+       coalesce(st.approved_m2, 0) AS approved, coalesce(st.supplied_m2, 0) AS supplied,
+       coalesce(sk.approved_unsupplied_m2, 0) AS approved_unsupplied,
+       coalesce(sk.approved_unsupplied_parcels, 0) AS approved_unsupplied_parcels,
+       coalesce(pc.conflict_parcels, 0) AS conflict_parcels,
+       coalesce(pc.farmland_m2, 0) AS conflict_farmland_m2,
+       coalesce(pc.redline_m2, 0) AS conflict_redline_m2,
+       coalesce(pc.key_conflict_demand, 0) AS key_conflict_demand,
+       coalesce(pc.outside_urban_parcels, 0) AS outside_urban_parcels,
+       coalesce(pc.at_risk, 0) AS at_risk_projects
+  FROM admin_area a
+  LEFT JOIN per_county pc ON pc.county_code = a.code
+  LEFT JOIN quota q ON q.holder_code = a.code
+  LEFT JOIN county_step_tally st ON st.county_code = a.code AND st.year = :year
+  LEFT JOIN county_stock_tally sk ON sk.county_code = a.code
+ WHERE a.kind IN ('DISTRICT', 'COUNTY', 'COUNTY_CITY')
+   AND (CAST(:county AS varchar) IS NULL OR a.code = :county)
+ ORDER BY a.code"""
+
 _PROJECTS_SQL = f"""
 , pooled AS (
     SELECT c.*, c.demand - c.covered AS unmet,
            coalesce((SELECT remaining FROM quota WHERE holder_code = :pool), 0) AS pool_remaining,
            coalesce(sum(c.demand - c.covered) FILTER (WHERE NOT c.conflict) OVER (
-               ORDER BY c.tier, c.planned_start NULLS LAST, c.code
+               ORDER BY c.tier, c.planned_start NULLS LAST, c.code, c.county_code
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_pool
       FROM covered c
 )
@@ -105,7 +194,7 @@ SELECT project_id, code, name, county_code, is_key, tier, planned_start, demand,
             ELSE greatest(0, pool_remaining - before_in_pool) END AS from_pool
   FROM pooled
  WHERE (CAST(:project AS varchar) IS NULL OR code = :project)
- ORDER BY tier, planned_start NULLS LAST, code"""
+ ORDER BY tier, planned_start NULLS LAST, code, county_code"""
 
 _COUNTIES_SQL = f"""
 , per_county AS (
@@ -168,7 +257,11 @@ SELECT a.code AS county_code,
 
 
 def _statement(body: str, as_of: dt.date | None) -> Any:
-    ctes = _CTES.replace("{status}", _STATUS_NOW if as_of is None else _STATUS_AS_OF)
+    if as_of is None:
+        return text(_CTES_NOW + body).bindparams(
+            bindparam("year", type_=SmallInteger), bindparam("county", type_=String)
+        )
+    ctes = _CTES.replace("{status}", _STATUS_AS_OF)
     return text(ctes + body).bindparams(
         bindparam("year", type_=SmallInteger),
         bindparam("d", type_=Date),
@@ -176,16 +269,26 @@ def _statement(body: str, as_of: dt.date | None) -> Any:
     )
 
 
-def _params(year: int, as_of: dt.date | None, today: dt.date, county: str | None) -> dict[str, Any]:
-    return {"year": year, "d": as_of or today, "county": county}
+def _params(year: int, as_of: dt.date | None, county: str | None) -> dict[str, Any]:
+    if as_of is None:
+        return {"year": year, "county": county}
+    return {"year": year, "d": as_of, "county": county}
+
+
+_COUNTIES_NOW = text(_COUNTIES_NOW_SQL).bindparams(
+    bindparam("year", type_=SmallInteger), bindparam("county", type_=String)
+)
 
 
 async def county_rows(
-    session: AsyncSession, *, year: int, as_of: dt.date | None, today: dt.date, county: str | None
+    session: AsyncSession, *, year: int, as_of: dt.date | None, county: str | None
 ) -> Sequence[Row[Any]]:
-    """One row per county-level unit: demand, quota, steps, stock, conflicts."""
+    """One row per county-level unit: demand, quota, steps, stock, conflicts. Without
+    `as_of`, the current (recorded) state from the tallies."""
+    if as_of is None:
+        return (await session.execute(_COUNTIES_NOW, _params(year, None, county))).all()
     stmt = _statement(_COUNTIES_SQL, as_of)
-    return (await session.execute(stmt, _params(year, as_of, today, county))).all()
+    return (await session.execute(stmt, _params(year, as_of, county))).all()
 
 
 async def project_rows(
@@ -193,7 +296,6 @@ async def project_rows(
     *,
     year: int,
     as_of: dt.date | None,
-    today: dt.date,
     county: str | None = None,
     project: str | None = None,
 ) -> Sequence[Row[Any]]:
@@ -203,20 +305,24 @@ async def project_rows(
     stmt = _statement(_PROJECTS_SQL, as_of).bindparams(
         bindparam("pool", type_=String), bindparam("project", type_=String)
     )
-    params = {**_params(year, as_of, today, county), "pool": CITY_CODE, "project": project}
+    params = {**_params(year, as_of, county), "pool": CITY_CODE, "project": project}
     return (await session.execute(stmt, params)).all()
 
 
-async def pool_balance(
-    session: AsyncSession, *, year: int, as_of: dt.date | None, today: dt.date
-) -> Row[Any]:
-    """The city pool's account (市级计划指标调节库) for the year, as of the date."""
+async def pool_balance(session: AsyncSession, *, year: int, as_of: dt.date | None) -> Row[Any]:
+    """The city pool's account (市级计划指标调节库) for the year, now or as of the date."""
+    if as_of is None:
+        stmt = text(
+            "SELECT coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated, "
+            "-coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS transferred, "
+            "coalesce(sum(amount_m2), 0) AS remaining FROM land_quota_tally "
+            "WHERE year = :year AND kind = 'NEW_CONSTRUCTION' AND holder_code = :pool"
+        ).bindparams(bindparam("year", type_=SmallInteger))
+        return (await session.execute(stmt, {"year": year, "pool": CITY_CODE})).one()
     stmt = text(
         "SELECT coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated, "
         "-coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS transferred, "
         "coalesce(sum(amount_m2), 0) AS remaining FROM land_quota_entry "
         "WHERE year = :year AND kind = 'NEW_CONSTRUCTION' AND holder_code = :pool AND effective_on <= :d"
     ).bindparams(bindparam("year", type_=SmallInteger), bindparam("d", type_=Date))
-    return (
-        await session.execute(stmt, {"year": year, "pool": CITY_CODE, "d": as_of or today})
-    ).one()
+    return (await session.execute(stmt, {"year": year, "pool": CITY_CODE, "d": as_of})).one()

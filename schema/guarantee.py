@@ -917,9 +917,7 @@ class GuaranteeQuery:
     ) -> list[CountyLandGuarantee]:
         when = resolve_when(info, year, as_of)
         async with info.context.sessions() as s:
-            rows = await engine.county_rows(
-                s, year=when.year, as_of=when.as_of, today=info.context.today, county=county_code
-            )
+            rows = await engine.county_rows(s, year=when.year, as_of=when.as_of, county=county_code)
         return [_county(r, when) for r in rows]
 
     @strawberry.field(
@@ -932,12 +930,9 @@ class GuaranteeQuery:
         self, info: Info, year: YearArg, as_of: AsOfArg = None
     ) -> CityLandGuarantee:
         when = resolve_when(info, year, as_of)
-        today = info.context.today
         async with info.context.sessions() as s:
-            rows = await engine.county_rows(
-                s, year=when.year, as_of=when.as_of, today=today, county=None
-            )
-            pool = await engine.pool_balance(s, year=when.year, as_of=when.as_of, today=today)
+            rows = await engine.county_rows(s, year=when.year, as_of=when.as_of, county=None)
+            pool = await engine.pool_balance(s, year=when.year, as_of=when.as_of)
         counties = [_county(r, when) for r in rows]
         totals = sum((Figures.of(r) for r in rows), Figures())
         return CityLandGuarantee(
@@ -960,9 +955,7 @@ class GuaranteeQuery:
         when = resolve_when(info, year, as_of)
         rows = await info.context.loaders.guarantee_ranking.load(when.key)
         async with info.context.sessions() as s:
-            pool = await engine.pool_balance(
-                s, year=when.year, as_of=when.as_of, today=info.context.today
-            )
+            pool = await engine.pool_balance(s, year=when.year, as_of=when.as_of)
         return _plan(rows, pool, when)
 
     @strawberry.field(

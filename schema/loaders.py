@@ -68,7 +68,7 @@ def _guarantee_ranking(
         found: dict[GuaranteeKey, list[Row[Any]]] = {}
         async with sessions() as session:
             for year, as_of in dict.fromkeys(keys):
-                rows = await guarantee.project_rows(session, year=year, as_of=as_of, today=today)
+                rows = await guarantee.project_rows(session, year=year, as_of=as_of)
                 found[(year, as_of)] = list(rows)
         return [found[k] for k in keys]
 
