@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Date, SmallInteger, String
+from sqlalchemy.types import Date, Integer, SmallInteger, String
 
 from geo.crs import CITY_CODE
 from geo.guarantee_rules import DEMAND_STATUSES, QUOTA_TOLERANCE_M2
@@ -307,6 +307,67 @@ async def project_rows(
     )
     params = {**_params(year, as_of, county), "pool": CITY_CODE, "project": project}
     return (await session.execute(stmt, params)).all()
+
+
+def _risk_stream(group: int, bound: str, pick: str) -> str:
+    """The at-risk rows of county `a.code` in priority order, stopping after :first: the
+    window runs straight off project_land_demand_rank_idx and the LIMIT ends the scan.
+    `bound` may only cut a tail of the priority order (the prefix sums stay right)."""
+    return f"""(SELECT s.*, {group} AS grp FROM (
+            SELECT d.*, coalesce(sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
+                       ORDER BY d.tier, d.planned_start, d.code ROWS UNBOUNDED PRECEDING), 0) AS through
+              FROM project_land_demand d
+             WHERE d.county_code = a.code {bound}) s
+         WHERE {pick}
+           AND (s.conflict_parcels > 0
+                OR (s.demand_m2 > 0 AND s.through > coalesce(q.remaining, 0) + {_TOLERANCE}))
+         LIMIT :first)"""
+
+
+# Key projects first (a key project is always tier 1 or 2, so that stream reads only the
+# front of each county), then the others; each in priority order.
+_AT_RISK_NOW_SQL = f"""
+WITH {_QUOTA_NOW}
+SELECT x.project_id, x.code, x.county_code, x.is_key, x.tier, x.planned_start,
+       x.demand_m2 AS demand, x.demand_parcels, x.conflict_parcels > 0 AS conflict,
+       x.farmland_m2, x.redline_m2, x.outside_urban_parcels,
+       x.county_remaining, x.before_in_county,
+       CASE WHEN x.conflict_parcels > 0 THEN 0
+            WHEN x.county_remaining - x.before_in_county >= x.demand_m2 - {_TOLERANCE} THEN x.demand_m2
+            ELSE greatest(0, x.county_remaining - x.before_in_county) END AS covered,
+       x.demand_m2 - CASE WHEN x.conflict_parcels > 0 THEN 0
+            WHEN x.county_remaining - x.before_in_county >= x.demand_m2 - {_TOLERANCE} THEN x.demand_m2
+            ELSE greatest(0, x.county_remaining - x.before_in_county) END AS unmet
+  FROM admin_area a
+  LEFT JOIN quota q ON q.holder_code = a.code
+  CROSS JOIN LATERAL (
+      SELECT u.*, coalesce(q.remaining, 0) AS county_remaining,
+             u.through - CASE WHEN u.conflict_parcels > 0 THEN 0 ELSE u.demand_m2 END AS before_in_county
+        FROM ({_risk_stream(0, "AND d.tier <= 2", "s.is_key")}
+              UNION ALL
+              {_risk_stream(1, "", "NOT s.is_key")}) u
+       ORDER BY u.grp, u.tier, u.planned_start NULLS LAST, u.code
+       LIMIT :first
+  ) x
+ WHERE a.kind IN ('DISTRICT', 'COUNTY', 'COUNTY_CITY')
+   AND (CAST(:county AS varchar) IS NULL OR a.code = :county)
+ ORDER BY a.code, x.grp, x.tier, x.planned_start NULLS LAST, x.code"""
+
+_AT_RISK_NOW = text(_AT_RISK_NOW_SQL).bindparams(
+    bindparam("year", type_=SmallInteger),
+    bindparam("county", type_=String),
+    bindparam("first", type_=Integer),
+)
+
+
+async def at_risk_rows(
+    session: AsyncSession, *, year: int, first: int | None, county: str | None = None
+) -> Sequence[Row[Any]]:
+    """保障风险项目 now: per county, the first `first` projects in conflict or not fully
+    covered (all when None), key projects first, then priority order. Same columns as
+    `project_rows` minus the pool share."""
+    params = {"year": year, "first": first, "county": county}
+    return (await session.execute(_AT_RISK_NOW, params)).all()
 
 
 async def pool_balance(session: AsyncSession, *, year: int, as_of: dt.date | None) -> Row[Any]:

@@ -384,6 +384,10 @@ class CountyLandGuarantee(LandGuaranteeFigures):
     ) -> list[ProjectLandRisk]:
         if first is not None and first < 0:
             raise bad_input("`first` must be zero or positive", argument="first")
+        year, as_of = self._key
+        if as_of is None:
+            now = await info.context.loaders.guarantee_at_risk.load((year, first))
+            return [_risk(r) for r in now if r.county_code == self.county_code]
         rows = await info.context.loaders.guarantee_ranking.load(self._key)
         risky = [r for r in rows if r.county_code == self.county_code and _at_risk(r)]
         risky.sort(key=lambda r: (not r.is_key, r.tier, r.planned_start or dt.date.max, r.code))

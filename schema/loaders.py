@@ -75,6 +75,25 @@ def _guarantee_ranking(
     return DataLoader(load_fn=load)
 
 
+AtRiskKey = tuple[int, int | None]
+"""(plan year, at most this many per county or None for all) — current state only."""
+
+
+def _guarantee_at_risk(sessions: SessionFactory) -> DataLoader[AtRiskKey, list[Row[Any]]]:
+    """Every county's at-risk projects now, first N each: one statement per distinct key
+    (the six counties of a landGuarantee answer share it)."""
+
+    async def load(keys: Sequence[AtRiskKey]) -> list[list[Row[Any]]]:
+        found: dict[AtRiskKey, list[Row[Any]]] = {}
+        async with sessions() as session:
+            for year, first in dict.fromkeys(keys):
+                rows = await guarantee.at_risk_rows(session, year=year, first=first)
+                found[(year, first)] = list(rows)
+        return [found[k] for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
 ParcelsOnKey = tuple[int, dt.date, bool]
 """(project id, date, whether the date is today so current statuses are read)."""
 
@@ -119,6 +138,7 @@ class Loaders:
             sessions, quotas.entries_by_account, list
         )
         self.guarantee_ranking = _guarantee_ranking(sessions, today)
+        self.guarantee_at_risk = _guarantee_at_risk(sessions)
         self.project_parcels_on = _project_parcels_on(sessions)
         self.parcel_conflicts: DataLoader[int, list[Row[Any]]] = _batch(
             sessions, land_status.parcel_conflicts, list

@@ -389,3 +389,34 @@ def test_sql_rules_are_the_python_rules(demo_sync_engine: Engine) -> None:
                 categories=[c.value for c in cats], is_key=is_key, signing_status=sign
             )
             assert got == want, (cats, is_key, sign)
+
+
+async def test_at_risk_streams_equal_the_full_ranking(demo_db_url: str) -> None:
+    """The early-stopping at-risk statement (key projects first, then priority order) gives
+    exactly the at-risk rows of the full ranking, in that order, cut at `first` per county."""
+    from geo.db import create_engine as create_async
+
+    engine = create_async(demo_db_url)
+    try:
+        async with engine.connect() as conn:
+            ranking = await guarantee.project_rows(conn, year=2024, as_of=None)
+            every = await guarantee.at_risk_rows(conn, year=2024, first=None)
+            two = await guarantee.at_risk_rows(conn, year=2024, first=2)
+    finally:
+        await engine.dispose()
+
+    def key(r: Any) -> tuple[Any, ...]:
+        return (r.county_code, not r.is_key, r.tier, r.planned_start or dt.date.max, r.code)
+
+    risky = sorted(
+        (r for r in ranking if r.conflict or float(r.demand) > float(r.covered)), key=key
+    )
+    fields = ("code", "county_code", "demand", "covered", "unmet", "before_in_county")
+    assert [tuple(getattr(r, f) for f in fields) for r in every] == [
+        tuple(getattr(r, f) for f in fields) for r in risky
+    ]
+    assert len(every) > 20
+    per_county: dict[str, list[str]] = {}
+    for r in risky:
+        per_county.setdefault(r.county_code, []).append(r.code)
+    assert [r.code for r in two] == [c for codes in per_county.values() for c in codes[:2]]
