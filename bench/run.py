@@ -111,7 +111,7 @@ def pick_dataset(conninfo: str) -> DataSet:
         project=row[0] if row else None,
         project_parcels=row[1] if row else 0,
         project_approval_items=row[2] if row else 0,
-        today=dt.date.today().isoformat(),
+        today=os.environ.get("LANDGUARD_REFERENCE_DATE") or dt.date.today().isoformat(),
         bbox=bbox,
         bbox_parcels=bbox_parcels,
         postgres=postgres,
@@ -279,6 +279,36 @@ def _check_county_totals(data: dict[str, Any], ds: DataSet) -> str:
     return f"{len(data)} counties, {total} parcels"
 
 
+GUARANTEE_QUERY = """
+query LandGuarantee($year: Int!, $first: Int!) {
+  landGuarantee(year: $year) {
+    countyCode status reasons
+    demandHa demandKeyHa demandOtherHa
+    quotaAllocatedHa quotaFromPoolHa quotaUsedHa quotaRemainingHa gapHa coverageRatio
+    approvedHa suppliedHa approvedNotSuppliedHa approvedNotSuppliedCount
+    conflictCount conflictAreaHa keyConflictDemandHa outsideUrbanBoundaryCount
+    atRiskProjectCount
+    atRiskProjects(first: $first) {
+      projectCode tier isKey plannedStart demandHa coveredHa unmetHa conflict cover reasons
+    }
+  }
+}"""
+
+GUARANTEE_YEAR = 2024
+GUARANTEE_FIRST = 5
+
+
+def _check_guarantee(data: dict[str, Any], ds: DataSet) -> str:
+    counties = data["landGuarantee"]
+    if [c["countyCode"] for c in counties] != ds.counties:
+        raise ValueError(f"expected counties {ds.counties}")
+    risky = sum(len(c["atRiskProjects"]) for c in counties)
+    if any(len(c["atRiskProjects"]) > GUARANTEE_FIRST for c in counties):
+        raise ValueError("more at-risk projects than asked for")
+    status = ", ".join(f"{c['countyCode']} {c['status']}" for c in counties)
+    return f"{len(counties)} counties ({status}); {risky} at-risk projects listed"
+
+
 SCENARIOS: dict[str, Scenario] = {
     "parcels_bbox": Scenario(
         title="parcels in a bbox (~1,000) with GeoJSON, first page of 500",
@@ -333,6 +363,19 @@ SCENARIOS: dict[str, Scenario] = {
         note=(
             "API = parcels(filter: {countyCode}, first: 0) { totalCount } for every county "
             "(aliases, no area); raw = GROUP BY county_code with sum(area_m2)"
+        ),
+    ),
+    "land_guarantee": Scenario(
+        title="用地保障 landGuarantee(year) for every county, with the top 5 at-risk projects",
+        graphql=GUARANTEE_QUERY,
+        variables=lambda ds: {"year": GUARANTEE_YEAR, "first": GUARANTEE_FIRST},
+        raw_sql="land_guarantee.sql",
+        raw_vars=lambda ds: {"year": str(GUARANTEE_YEAR), "first": str(GUARANTEE_FIRST)},
+        check=_check_guarantee,
+        note=(
+            "the server's today must be in the plan year (bench.sh sets "
+            "LANDGUARD_REFERENCE_DATE=2024-10-31) so the current-state tallies answer; "
+            "raw = the API's own two statements (bench/guarantee_sql.py)"
         ),
     ),
     "county_summary": Scenario(

@@ -281,6 +281,7 @@ def _tier_label(tier: int) -> str:
     "its county's remaining quota in priority order"
 )
 class ProjectLandRisk:
+    project_code: str = strawberry.field(description="项目代码 Project code")
     county_code: str
     tier: int = strawberry.field(description="优先序 Priority tier 1–5 (1 first)")
     tier_label: str = strawberry.field(description="优先序名称")
@@ -330,6 +331,7 @@ def _at_risk(row: Row[Any]) -> bool:
 
 def _risk(row: Row[Any]) -> ProjectLandRisk:
     return ProjectLandRisk(
+        project_code=row.code,
         county_code=row.county_code,
         tier=row.tier,
         tier_label=_tier_label(row.tier),
