@@ -31,6 +31,7 @@ from geo.enums import LandStatus
 from geo.queries import stock
 from schema import enums as G
 from schema.errors import bad_input
+from schema.pagination import page_size
 from schema.types import AdminArea, ApprovalItem, Area, Info, Parcel, Project
 
 MAX_STOCK_LIST = 500
@@ -379,11 +380,15 @@ class CountyLandGuarantee(LandGuaranteeFigures):
         self,
         info: Info,
         first: Annotated[
-            int | None, strawberry.argument(description="at most this many (default: all)")
+            int | None,
+            strawberry.argument(
+                description="at most this many (default: all; at most the maximum page size)"
+            ),
         ] = None,
     ) -> list[ProjectLandRisk]:
-        if first is not None and first < 0:
-            raise bad_input("`first` must be zero or positive", argument="first")
+        if first is not None:  # bounded like every list: PAGE_TOO_LARGE above the cap
+            cfg = info.context.config
+            first = page_size(first, default=0, maximum=cfg.max_page_size)
         rows = await info.context.loaders.guarantee_ranking.load(self._key)
         risky = [r for r in rows if r.county_code == self.county_code and _at_risk(r)]
         risky.sort(key=lambda r: (not r.is_key, r.tier, r.planned_start or dt.date.max, r.code))
