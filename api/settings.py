@@ -48,7 +48,7 @@ class Settings:
     )
     # Abuse limits (schema/limits.py, schema/cost.py, api/middleware.py)
     max_query_depth: int = 12
-    max_aliases: int = 30
+    max_aliases: int = 100
     max_tokens: int = 5000
     max_query_cost: int = 20000
     max_body_bytes: int = 1024 * 1024
@@ -92,7 +92,7 @@ class Settings:
             if e.get("LANDGUARD_REFERENCE_DATE")
             else None,
             max_query_depth=int(e.get("LANDGUARD_MAX_QUERY_DEPTH", "12")),
-            max_aliases=int(e.get("LANDGUARD_MAX_ALIASES", "30")),
+            max_aliases=int(e.get("LANDGUARD_MAX_ALIASES", "100")),
             max_tokens=int(e.get("LANDGUARD_MAX_TOKENS", "5000")),
             max_query_cost=int(e.get("LANDGUARD_MAX_QUERY_COST", "20000")),
             max_body_bytes=int(e.get("LANDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),

@@ -72,6 +72,9 @@ NOMINAL_LIST_SIZE: dict[str, int] = {
     "PoolAllocationPlan.rows": 100,  # one per project with unmet demand
     "PoolAllocationPlan.excluded": 50,
     "CountyLandSummary.cells": 50,  # land classes × procedure statuses
+    "Parcel.conflicts": 3,  # protected zones one parcel overlaps
+    "ProjectLandStatus.conflicts": 3,
+    "ProjectLandStatus.byStatus": 8,  # one per land-procedure status
 }
 
 SIZED_BY_ANCESTOR: dict[str, tuple[str, str]] = {

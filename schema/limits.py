@@ -50,7 +50,7 @@ class QueryLimits:
     """What the GraphQL layer enforces per request (api.settings fills it from the env)."""
 
     max_depth: int = 12
-    max_aliases: int = 30
+    max_aliases: int = 100
     max_tokens: int = 5000
     max_cost: int = 20000
     default_page_size: int = 50
