@@ -46,6 +46,14 @@ class Settings:
     reference_date: dt.date | None = (
         None  # 'today' for overdue/as-of defaults; None = the real date
     )
+    # Abuse limits (schema/limits.py, schema/cost.py, api/middleware.py)
+    max_query_depth: int = 12
+    max_aliases: int = 100
+    max_tokens: int = 5000
+    max_query_cost: int = 20000
+    max_body_bytes: int = 1024 * 1024
+    metrics_enabled: bool = True
+    max_metric_operations: int = 100  # distinct operation names labelled; the rest: "other"
 
     @property
     def is_production(self) -> bool:
@@ -83,4 +91,11 @@ class Settings:
             reference_date=dt.date.fromisoformat(e["LANDGUARD_REFERENCE_DATE"])
             if e.get("LANDGUARD_REFERENCE_DATE")
             else None,
+            max_query_depth=int(e.get("LANDGUARD_MAX_QUERY_DEPTH", "12")),
+            max_aliases=int(e.get("LANDGUARD_MAX_ALIASES", "100")),
+            max_tokens=int(e.get("LANDGUARD_MAX_TOKENS", "5000")),
+            max_query_cost=int(e.get("LANDGUARD_MAX_QUERY_COST", "20000")),
+            max_body_bytes=int(e.get("LANDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),
+            metrics_enabled=_bool(e.get("LANDGUARD_METRICS_ENABLED", "1")),
+            max_metric_operations=int(e.get("LANDGUARD_MAX_METRIC_OPERATIONS", "100")),
         )
