@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from api import export, graphiql, ogc, tiles
+from api.auth import Authenticate, Authenticator
 from api.middleware import RequestId
 from api.settings import Settings
 from geo.db import create_engine, read_connections, session_factory
@@ -59,6 +60,7 @@ class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
             request=request,
             response=response,
             today=self.config.reference_date or dt.date.today(),
+            actor=request.scope.get("state", {}).get("actor"),
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
         geojson_precision=settings.geojson_precision,
         reference_date=settings.reference_date,
     )
+    authenticator = Authenticator(settings.auth, production=settings.is_production)
     graphql_app = LandguardGraphQL(config=config, graphiql_enabled=not settings.is_production)
     routes = [
         Route("/", index),
@@ -167,9 +170,12 @@ def create_app(settings: Settings) -> Starlette:
             ],
             max_age=600,
         ),
+        # Innermost: CORS answers preflights without it and adds its headers to a 401 too.
+        Middleware(Authenticate, authenticator=authenticator),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
+    app.state.authenticator = authenticator
     return app
 
 

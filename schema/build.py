@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
+from schema.me import MeQuery
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -24,7 +25,7 @@ class LandguardSchema(strawberry.Schema):
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
 
 
-Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery))
+Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery))
 
 
 def build_schema() -> strawberry.Schema:

@@ -20,6 +20,10 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Authentication (api/auth.py) and authorisation (schema/permissions.py)
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    AUTH_UNAVAILABLE = "AUTH_UNAVAILABLE"
     # Geometry input (geo.geometry_input and geo.spatial raise these codes)
     INVALID_GEOJSON = "INVALID_GEOJSON"
     INVALID_WKT = "INVALID_WKT"
