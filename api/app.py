@@ -27,6 +27,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from api import export, graphiql, ogc, tiles
 from api import metrics as prom
+from api.auth import Authenticate, Authenticator
 from api.middleware import AccessLog, BodyLimit, RequestId, send_json_error
 from api.settings import Settings
 from geo.db import create_engine, read_connections, session_factory
@@ -117,6 +118,7 @@ class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
             request=request,
             response=response,
             today=self.config.reference_date or dt.date.today(),
+            actor=request.scope.get("state", {}).get("actor"),
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -211,6 +213,7 @@ def create_app(settings: Settings) -> Starlette:
         introspection=development,
         field_suggestions=development,
     )
+    authenticator = Authenticator(settings.auth, production=settings.is_production)
     graphql_app = LandguardGraphQL(config=config, graphiql_enabled=development, limits=limits)
     routes = [
         Route("/", index),
@@ -249,10 +252,13 @@ def create_app(settings: Settings) -> Starlette:
             max_age=600,
         ),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        # Innermost: CORS answers preflights without it and adds its headers to a 401 too.
+        Middleware(Authenticate, authenticator=authenticator),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.authenticator = authenticator
     if metrics is not None:
         metrics.watch_pool(app.state)
     return app

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from schema import limits as lim
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
+from schema.me import MeQuery
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -25,7 +26,7 @@ class LandguardSchema(strawberry.Schema):
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
 
 
-Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery))
+Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery))
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:

@@ -31,6 +31,10 @@ class ErrorCode(StrEnum):
     OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
     BAD_REQUEST = "BAD_REQUEST"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # Authentication (api/auth.py) and authorisation (schema/permissions.py)
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    AUTH_UNAVAILABLE = "AUTH_UNAVAILABLE"
     # Geometry input (geo.geometry_input and geo.spatial raise these codes)
     INVALID_GEOJSON = "INVALID_GEOJSON"
     INVALID_WKT = "INVALID_WKT"
