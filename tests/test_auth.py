@@ -273,23 +273,21 @@ async def test_me_returns_the_claims(dev: Running, dev_key_path: Path) -> None:
     token = dev_sign(dev_key_path, claims(sub="alice", counties=["140581", "140521"]))
     r = await gql(dev.client, ME, token)
     assert r.status_code == 200
-    assert r.json() == {
-        "data": {
-            "me": {
-                "sub": "alice",
-                "role": "COUNTY_OFFICER",
-                "counties": ["140521", "140581"],
-                "actions": [
-                    "project.create",
-                    "project.update",
-                    "project.link_parcel",
-                    "parcel.create",
-                    "parcel.update",
-                    "approval_item.create",
-                    "approval_item.update",
-                    "sensitive.read",
-                ],
-            }
+    assert r.json()["data"] == {
+        "me": {
+            "sub": "alice",
+            "role": "COUNTY_OFFICER",
+            "counties": ["140521", "140581"],
+            "actions": [
+                "project.create",
+                "project.update",
+                "project.link_parcel",
+                "parcel.create",
+                "parcel.update",
+                "approval_item.create",
+                "approval_item.update",
+                "sensitive.read",
+            ],
         }
     }
 
@@ -306,7 +304,7 @@ async def test_anonymous_me_is_null_and_reads_work(dev: Running) -> None:
         "/graphql", json={"query": '{ me { sub } adminArea(code: "140521") { name } }'}
     )
     assert r.status_code == 200
-    assert r.json() == {"data": {"me": None, "adminArea": {"name": "沁水县"}}}
+    assert r.json()["data"] == {"me": None, "adminArea": {"name": "沁水县"}}
 
 
 async def test_cli_token_is_accepted(
@@ -559,7 +557,7 @@ async def test_production_without_jwks_refuses_every_token(
         token = dev_sign(dev_key_path, claims())
         assert_refused(await gql(run.client, ME, token), "unknown_key")
         # anonymous reads stay (default on)
-        assert (await gql(run.client, ME)).json() == {"data": {"me": None}}
+        assert (await gql(run.client, ME)).json()["data"] == {"me": None}
 
 
 async def test_development_accepts_dev_key_and_jwks_side_by_side(
