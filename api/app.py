@@ -119,6 +119,7 @@ class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
             response=response,
             today=self.config.reference_date or dt.date.today(),
             actor=request.scope.get("state", {}).get("actor"),
+            write_sessions=request.app.state.tx_sessions,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:

@@ -31,6 +31,9 @@ class Context:
     today: dt.date = field(default_factory=dt.date.today)
     actor: Actor | None = None
     """The verified principal (api/auth.py), None for an anonymous read."""
+    write_sessions: Any = None
+    """Transactional session factory (async_sessionmaker) for mutations; see
+    schema/mutation_base.write_transaction."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
