@@ -6,9 +6,10 @@ are already stored. Geometries are EWKT, or hex EWKB where WKT cannot express th
 (unclosed rings, infinite coordinates); `BadGeometry.literal` is what a SQL
 `CAST(:g AS geometry)` reads.
 
-`reason` is a constraint name of migration 0004 (geo/write_rules.py) or a SQLSTATE:
+`reason` is the constraint name the error carries (geo/write_rules.py: the CHECKs,
+parcel_geom_finite, and parcel_no_shared_area for SQLSTATE LG001), or else its SQLSTATE:
 22023 for a type/dimension/SRID the column refuses, XX000 for text PostGIS cannot
-parse at all (too-short or unclosed rings in WKT), LG001 for a shared area.
+parse at all (too-short or unclosed rings, in WKT and in WKB alike).
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from geo.write_rules import (
     CK_VALID_AREA,
     MAX_PARCEL_VERTICES,
     SQLSTATE_GEOMETRY_TYPMOD,
-    SQLSTATE_PARCEL_OVERLAP,
+    NO_SHARED_AREA,
 )
 
 PARSE_ERROR = "XX000"  # PostGIS lwerror: the literal is not a geometry at all
 
 # A quiet spot in 沁水县 (no demo parcel within kilometres); local metres → degrees.
 BASE_LON, BASE_LAT = 112.05, 35.95
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(BASE_LAT))
+M_PER_DEG_LAT = 110_950.0  # one degree of latitude at 36°N
+M_PER_DEG_LON = 111_413.0 * math.cos(math.radians(BASE_LAT))  # and of longitude (≈0.1 %)
 
 Point = tuple[float, float]
 
@@ -459,7 +460,7 @@ def overlap_cases(stored: Sequence[StoredParcel], other_county: str) -> list[Bad
                     f"{kind} of {p.code}",
                     "overlap",
                     multipolygon([shape]),
-                    SQLSTATE_PARCEL_OVERLAP,
+                    NO_SHARED_AREA,
                     county_code=p.county_code,
                 )
             )
@@ -468,7 +469,7 @@ def overlap_cases(stored: Sequence[StoredParcel], other_county: str) -> list[Bad
                 f"contained in {p.code}, filed under county {other_county}",
                 "overlap across counties",
                 multipolygon([_scaled(ring, 0.3)]),
-                SQLSTATE_PARCEL_OVERLAP,
+                NO_SHARED_AREA,
                 county_code=other_county,
             )
         )
