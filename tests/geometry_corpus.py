@@ -27,8 +27,8 @@ from geo.write_rules import (
     CK_VALID,
     CK_VALID_AREA,
     MAX_PARCEL_VERTICES,
-    SQLSTATE_GEOMETRY_TYPMOD,
     NO_SHARED_AREA,
+    SQLSTATE_GEOMETRY_TYPMOD,
 )
 
 PARSE_ERROR = "XX000"  # PostGIS lwerror: the literal is not a geometry at all
@@ -90,7 +90,9 @@ def ewkb_multipolygon(rings: Sequence[Sequence[Point]], srid: int = 4490) -> str
 
 def circle(n: int, radius: float = 200.0, dx: float = 0.0, dy: float = 0.0) -> list[Point]:
     pts = [
-        lonlat(dx + radius * math.cos(2 * math.pi * i / n), dy + radius * math.sin(2 * math.pi * i / n))
+        lonlat(
+            dx + radius * math.cos(2 * math.pi * i / n), dy + radius * math.sin(2 * math.pi * i / n)
+        )
         for i in range(n)
     ]
     return [*pts, pts[0]]
@@ -124,7 +126,17 @@ def _self_touching() -> Iterable[BadGeometry]:
             multipolygon([[lonlat(*p) for p in inverted]]),
             CK_VALID,
         )
-        two = [(0, 0), (s, 0), (s, s), (2 * s, s), (2 * s, 2 * s), (s, 2 * s), (s, s), (0, s), (0, 0)]
+        two = [
+            (0, 0),
+            (s, 0),
+            (s, s),
+            (2 * s, s),
+            (2 * s, 2 * s),
+            (s, 2 * s),
+            (s, s),
+            (0, s),
+            (0, 0),
+        ]
         yield BadGeometry(
             f"ring through one vertex twice {s:g} m",
             "self-touching ring",
@@ -136,7 +148,16 @@ def _self_touching() -> Iterable[BadGeometry]:
 def _spikes() -> Iterable[BadGeometry]:
     for length in (5.0, 50.0, 500.0, 2000.0):
         # the spike goes out and comes back along the same segment
-        ring = [(0, 0), (100, 0), (100, 50), (100 + length, 50), (100, 50), (100, 100), (0, 100), (0, 0)]
+        ring = [
+            (0, 0),
+            (100, 0),
+            (100, 50),
+            (100 + length, 50),
+            (100, 50),
+            (100, 100),
+            (0, 100),
+            (0, 0),
+        ]
         yield BadGeometry(
             f"spike {length:g} m",
             "spike",
@@ -157,7 +178,10 @@ def _bad_holes_and_parts() -> Iterable[BadGeometry]:
             CK_VALID,
         )
         yield BadGeometry(
-            f"hole crossing its shell {s:g} m", "bad hole", multipolygon([shell, crossing]), CK_VALID
+            f"hole crossing its shell {s:g} m",
+            "bad hole",
+            multipolygon([shell, crossing]),
+            CK_VALID,
         )
         yield BadGeometry(
             f"hole equal to its shell {s:g} m",
@@ -307,9 +331,15 @@ def _wrong_srid() -> Iterable[BadGeometry]:
     # database can only catch the usual cause: projected metres that lost their SRID.
     metres = "((12473000 4290000, 12474000 4290000, 12474000 4291000, 12473000 4290000))"
     gk = "((395000 3930000, 396000 3930000, 396000 3931000, 395000 3930000))"
-    yield BadGeometry("SRID 0, Web Mercator metres", "wrong SRID", f"SRID=0;MULTIPOLYGON({metres})", CK_EXTENT)
-    yield BadGeometry("no SRID, Web Mercator metres", "wrong SRID", f"MULTIPOLYGON({metres})", CK_EXTENT)
-    yield BadGeometry("no SRID, Gauss-Krüger metres", "wrong SRID", f"MULTIPOLYGON({gk})", CK_EXTENT)
+    yield BadGeometry(
+        "SRID 0, Web Mercator metres", "wrong SRID", f"SRID=0;MULTIPOLYGON({metres})", CK_EXTENT
+    )
+    yield BadGeometry(
+        "no SRID, Web Mercator metres", "wrong SRID", f"MULTIPOLYGON({metres})", CK_EXTENT
+    )
+    yield BadGeometry(
+        "no SRID, Gauss-Krüger metres", "wrong SRID", f"MULTIPOLYGON({gk})", CK_EXTENT
+    )
 
 
 def _dimensions() -> Iterable[BadGeometry]:
@@ -319,7 +349,12 @@ def _dimensions() -> Iterable[BadGeometry]:
     yield BadGeometry("MULTIPOLYGON Z", "Z/M", f"SRID=4490;MULTIPOLYGON Z(({z}))", "22023")
     yield BadGeometry("MULTIPOLYGON M", "Z/M", f"SRID=4490;MULTIPOLYGON M(({z}))", "22023")
     yield BadGeometry("MULTIPOLYGON ZM", "Z/M", f"SRID=4490;MULTIPOLYGON ZM(({zm}))", "22023")
-    yield BadGeometry("MULTIPOLYGON Z with z = 0", "Z/M", f"SRID=4490;MULTIPOLYGON Z(({z.replace(' 850', ' 0')}))", "22023")
+    yield BadGeometry(
+        "MULTIPOLYGON Z with z = 0",
+        "Z/M",
+        f"SRID=4490;MULTIPOLYGON Z(({z.replace(' 850', ' 0')}))",
+        "22023",
+    )
     yield BadGeometry("POLYGON Z", "Z/M", f"SRID=4490;POLYGON Z({z})", "22023")
     yield BadGeometry("3-D point", "Z/M", "SRID=4490;POINT Z(112.05 35.95 850)", "22023")
 
@@ -389,7 +424,10 @@ def _too_small() -> Iterable[BadGeometry]:
         )
     thin = [(0, 0), (500, 0), (500, 0.001), (0, 0.001), (0, 0)]
     yield BadGeometry(
-        "sliver 500 m × 1 mm", "below 1 m²", multipolygon([[lonlat(*p) for p in thin]]), CK_VALID_AREA
+        "sliver 500 m × 1 mm",
+        "below 1 m²",
+        multipolygon([[lonlat(*p) for p in thin]]),
+        CK_VALID_AREA,
     )
 
 

@@ -127,8 +127,10 @@ def test_migration_constants_match_geo() -> None:
 def test_jincheng_bbox_contains_every_county_boundary(demo_sync_engine: Any) -> None:
     with demo_sync_engine.connect() as conn:
         x0, y0, x1, y1 = conn.execute(
-            text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                 "FROM (SELECT ST_Extent(geom) AS e FROM admin_area) s")
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM (SELECT ST_Extent(geom) AS e FROM admin_area) s"
+            )
         ).one()
     bx0, by0, bx1, by1 = W.JINCHENG_BBOX
     assert bx0 < x0 and by0 < y0 and x1 < bx1 and y1 < by1
@@ -186,8 +188,10 @@ def test_overlap_error_names_both_parcels_and_the_legal_shared_area(
     assert p.code in (diag.message_primary or "") and "COPY-1" in (diag.message_primary or "")
 
     # half of it, shifted east by half its width: independent GK computation of the share
-    shifted = [(x + (max(q[0] for q in p.exterior) - min(q[0] for q in p.exterior)) / 2, y)
-               for x, y in p.exterior]
+    shifted = [
+        (x + (max(q[0] for q in p.exterior) - min(q[0] for q in p.exterior)) / 2, y)
+        for x, y in p.exterior
+    ]
     ewkt = multipolygon([shifted])
     expected = scalar(
         db,
@@ -368,8 +372,12 @@ def test_fifty_concurrent_disjoint_inserts_all_succeed(
 
 @pytest.mark.parametrize(
     ("table", "column"),
-    [("project", "name"), ("parcel", "name"), ("approval_item", "measures"),
-     ("project_issue", "description")],
+    [
+        ("project", "name"),
+        ("parcel", "name"),
+        ("approval_item", "measures"),
+        ("project_issue", "description"),
+    ],
 )
 def test_every_update_bumps_the_version(
     db: psycopg.Connection[Any], table: str, column: str
@@ -383,7 +391,9 @@ def test_every_update_bumps_the_version(
         # the writer "forgets" the version, then tries to set it: the trigger decides
         db.execute(f"UPDATE {table} SET {column} = 'v2' WHERE id = %s", (row_id,))
         db.execute(f"UPDATE {table} SET {column} = 'v3', version = 99 WHERE id = %s", (row_id,))
-    v, at = db.execute(f"SELECT version, updated_at FROM {table} WHERE id = %s", (row_id,)).fetchone() or (0, None)
+    v, at = db.execute(
+        f"SELECT version, updated_at FROM {table} WHERE id = %s", (row_id,)
+    ).fetchone() or (0, None)
     assert v == 3 and at > updated
     with db.transaction():  # a stale compare-and-swap changes nothing
         act(db)
@@ -455,15 +465,24 @@ def test_every_write_leaves_exactly_one_audit_row(db: psycopg.Connection[Any]) -
 
     with db.transaction():
         act(db, counties="140521", sub="bob", role="COUNTY_OFFICER", request_id="r-upd")
-        for table, column in (("project", "name"), ("parcel", "name"), ("approval_item", "name"),
-                              ("project_issue", "title")):
+        for table, column in (
+            ("project", "name"),
+            ("parcel", "name"),
+            ("approval_item", "name"),
+            ("project_issue", "title"),
+        ):
             db.execute(f"UPDATE {table} SET {column} = 'renamed' WHERE code LIKE 'AUD-%%'")
-        db.execute("UPDATE project_parcel SET unlinked_on = '2024-06-01' WHERE project_id = "
-                   "(SELECT id FROM project WHERE code = 'AUD-P')")
+        db.execute(
+            "UPDATE project_parcel SET unlinked_on = '2024-06-01' WHERE project_id = "
+            "(SELECT id FROM project WHERE code = 'AUD-P')"
+        )
     rows = _audit(db, "r-upd")
     assert [(r[0], r[1]) for r in rows] == [
-        ("project", "UPDATE"), ("parcel", "UPDATE"), ("approval_item", "UPDATE"),
-        ("project_issue", "UPDATE"), ("project_parcel", "UPDATE"),
+        ("project", "UPDATE"),
+        ("parcel", "UPDATE"),
+        ("approval_item", "UPDATE"),
+        ("project_issue", "UPDATE"),
+        ("project_parcel", "UPDATE"),
     ]
     assert {r[2] for r in rows} == {"bob"}
     project = rows[0]
@@ -473,14 +492,18 @@ def test_every_write_leaves_exactly_one_audit_row(db: psycopg.Connection[Any]) -
 
     with db.transaction():
         act(db, counties="140521", sub="carol", request_id="r-del")
-        db.execute("DELETE FROM project_parcel WHERE project_id = "
-                   "(SELECT id FROM project WHERE code = 'AUD-P')")
+        db.execute(
+            "DELETE FROM project_parcel WHERE project_id = "
+            "(SELECT id FROM project WHERE code = 'AUD-P')"
+        )
         for table in ("approval_item", "project_issue", "parcel", "project"):
             db.execute(f"DELETE FROM {table} WHERE code LIKE 'AUD-%%'")
     rows = _audit(db, "r-del")
     assert [(r[0], r[1], r[4]) for r in rows] == [
-        ("project_parcel", "DELETE", "140521"), ("approval_item", "DELETE", "140521"),
-        ("project_issue", "DELETE", "140521"), ("parcel", "DELETE", "140521"),
+        ("project_parcel", "DELETE", "140521"),
+        ("approval_item", "DELETE", "140521"),
+        ("project_issue", "DELETE", "140521"),
+        ("parcel", "DELETE", "140521"),
         ("project", "DELETE", "140521"),
     ]
     assert all(r[6] is not None and r[7] is None for r in rows)
@@ -519,8 +542,11 @@ def test_audit_log_cannot_be_changed_by_the_api_role(db: psycopg.Connection[Any]
             db.execute(statement)
         assert caught[0].sqlstate == "42501", statement
     # the owner cannot rewrite history either (append-only trigger)
-    for statement in ("UPDATE audit_log SET actor_sub = 'nobody'", "DELETE FROM audit_log",
-                      "TRUNCATE audit_log"):
+    for statement in (
+        "UPDATE audit_log SET actor_sub = 'nobody'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
         with refused(db) as caught:
             db.execute(statement)
         assert caught[0].sqlstate == "23001", statement
@@ -537,9 +563,10 @@ def test_the_api_role_cannot_write_without_an_actor(db: psycopg.Connection[Any])
     owner = scalar(db, "SELECT current_user")
     with db.transaction():
         db.execute("UPDATE project SET name = 'by job' WHERE id = (SELECT min(id) FROM project)")
-    assert scalar(
-        db, "SELECT actor_sub FROM audit_log WHERE after->>'name' = 'by job'"
-    ) == f"system:{owner}"
+    assert (
+        scalar(db, "SELECT actor_sub FROM audit_log WHERE after->>'name' = 'by job'")
+        == f"system:{owner}"
+    )
 
 
 # --------------------------------------------------------------------------- county RLS
@@ -574,11 +601,21 @@ def test_county_officer_writes_only_in_own_county(db: psycopg.Connection[Any]) -
     # no county setting at all: no writes anywhere
     assert count(f"UPDATE project SET name = 'nobody' WHERE id = {own}", counties=None) == 0
     # several counties, and '*'
-    assert count(f"UPDATE project SET name = 'both' WHERE id IN ({own}, {other})",
-                 counties="140521,140522") == 2
+    assert (
+        count(
+            f"UPDATE project SET name = 'both' WHERE id IN ({own}, {other})",
+            counties="140521,140522",
+        )
+        == 2
+    )
     n522 = _one(db, "SELECT count(*) FROM project WHERE county_code = '140522'")
-    assert count("UPDATE project SET stats_status = stats_status WHERE county_code = '140522'",
-                 counties="*") == n522
+    assert (
+        count(
+            "UPDATE project SET stats_status = stats_status WHERE county_code = '140522'",
+            counties="*",
+        )
+        == n522
+    )
     assert _one(db, f"SELECT count(*) FROM project WHERE id = {other} AND name = 'theirs'") == 0
 
     inserts = {
@@ -618,9 +655,20 @@ def test_county_officer_writes_only_in_own_county(db: psycopg.Connection[Any]) -
 
 
 def test_the_api_role_reads_every_county(db: psycopg.Connection[Any]) -> None:
-    tables = ("project", "parcel", "approval_item", "project_issue", "project_parcel",
-              "investment_report", "land_quota_entry", "audit_log", "alembic_version",
-              "code_label", "parcel_overlay", "project_land_demand")
+    tables = (
+        "project",
+        "parcel",
+        "approval_item",
+        "project_issue",
+        "project_parcel",
+        "investment_report",
+        "land_quota_entry",
+        "audit_log",
+        "alembic_version",
+        "code_label",
+        "parcel_overlay",
+        "project_land_demand",
+    )
     owner = {t: _one(db, f"SELECT count(*) FROM {t}") for t in tables}
     with db.transaction():
         act(db, counties="140521", role="COUNTY_OFFICER")

@@ -106,9 +106,7 @@ GK_SRID = "(CASE WHEN ST_X(ST_Centroid(geom)) < 112.5 THEN 4546 ELSE 4547 END)"
 IN_CHINA = (
     "ST_XMin(geom) >= 73 AND ST_XMax(geom) <= 136 AND ST_YMin(geom) >= 3 AND ST_YMax(geom) <= 54"
 )
-OLD_GEOM_CHECK = (
-    f"ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_NDims(geom) = 2 AND {IN_CHINA}"
-)
+OLD_GEOM_CHECK = f"ST_IsValid(geom) AND NOT ST_IsEmpty(geom) AND ST_NDims(geom) = 2 AND {IN_CHINA}"
 X0, Y0, X1, Y1 = BBOX
 GEOM_CHECKS = {
     "parcel_geom_2d": "ST_NDims(geom) = 2",
@@ -272,6 +270,23 @@ def _audit_triggers() -> str:
     return "\n".join(out)
 
 
+_BUMP_TRIGGERS = "\n".join(
+    f"CREATE TRIGGER {t}_bump_version BEFORE UPDATE ON {t} "
+    "FOR EACH ROW EXECUTE FUNCTION bump_version();"
+    for t in VERSIONED
+)
+_GEOM_CHECKS = "\n".join(
+    f"ALTER TABLE parcel ADD CONSTRAINT {name} CHECK ({expr});"
+    for name, expr in GEOM_CHECKS.items()
+)
+_WRITE_GRANTS = "\n".join(
+    f"GRANT {privs} ON {table} TO {API_ROLE};" for table, privs in API_WRITES.items()
+)
+_DEFINERS = "\n".join(
+    f"ALTER FUNCTION {fn} SECURITY DEFINER SET search_path = public, pg_temp;"
+    for fn in DEFINER_FUNCTIONS
+)
+
 GEOMETRY_SQL = f"""
 -- version counters nobody can forget
 CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -280,14 +295,11 @@ BEGIN
     NEW.updated_at := now();
     RETURN NEW;
 END $$;
-{"".join(f'''
-CREATE TRIGGER {t}_bump_version BEFORE UPDATE ON {t}
-    FOR EACH ROW EXECUTE FUNCTION bump_version();''' for t in VERSIONED)}
+{_BUMP_TRIGGERS}
 
 -- parcel geometry rules (named, one fault each)
 ALTER TABLE parcel DROP CONSTRAINT parcel_geom_check;
-{"".join(f'''
-ALTER TABLE parcel ADD CONSTRAINT {name} CHECK ({expr});''' for name, expr in GEOM_CHECKS.items())}
+{_GEOM_CHECKS}
 
 -- NaN/Infinity: refused before the generated legal area runs them through PROJ (which
 -- would fail with an internal error). NaN escapes the bounding box but not the planar
@@ -400,13 +412,13 @@ CREATE FUNCTION landguard_may_write(county text) RETURNS boolean LANGUAGE sql ST
                     false)
 $$;
 CREATE FUNCTION landguard_may_write_project(project_ref bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT landguard_may_write(county_code) FROM public.project WHERE id = project_ref), false)
+    SELECT coalesce((SELECT public.landguard_may_write(county_code) FROM public.project WHERE id = project_ref), false)
 $$;
 CREATE FUNCTION landguard_may_write_parcel(parcel_ref bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT landguard_may_write(county_code) FROM public.parcel WHERE id = parcel_ref), false)
+    SELECT coalesce((SELECT public.landguard_may_write(county_code) FROM public.parcel WHERE id = parcel_ref), false)
 $$;
 CREATE FUNCTION landguard_may_write_issue(issue_ref bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT landguard_may_write_project(project_id) FROM public.project_issue WHERE id = issue_ref), false)
+    SELECT coalesce((SELECT public.landguard_may_write_project(project_id) FROM public.project_issue WHERE id = issue_ref), false)
 $$;
 
 {_policies()}
@@ -414,15 +426,13 @@ $$;
 GRANT USAGE ON SCHEMA public TO {API_ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO {API_ROLE};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {API_ROLE};
-{"".join(f'''
-GRANT {privs} ON {table} TO {API_ROLE};''' for table, privs in API_WRITES.items())}
+{_WRITE_GRANTS}
 REVOKE ALL ON audit_log FROM PUBLIC;
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_log FROM {API_ROLE};
 -- tables of later migrations are readable by the API without a grant of their own
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {API_ROLE};
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO {API_ROLE};
-{"".join(f'''
-ALTER FUNCTION {fn} SECURITY DEFINER SET search_path = public, pg_temp;''' for fn in DEFINER_FUNCTIONS)}
+{_DEFINERS}
 """
 
 
