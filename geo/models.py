@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 / GeoAlchemy2 mappings of the tables migrations 0001–0004 create.
+"""SQLAlchemy 2 / GeoAlchemy2 mappings of the tables migrations 0001–0005 create.
 
 The migration is the source of truth for the schema (constraints, triggers, generated
 columns); these mappings exist so queries in `geo/` are written against typed columns
@@ -164,6 +164,8 @@ class ProjectParcel(Base):
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"))
     linked_on: Mapped[dt.date] = mapped_column(Date)
     unlinked_on: Mapped[dt.date | None] = mapped_column(Date)
+    unlink_reason: Mapped[str | None] = mapped_column(Text)
+    """migration 0005"""
 
 
 class LandQuotaEntry(Base):

@@ -94,6 +94,9 @@ class ExpansionTooLarge(Exception):
 LEAF_COST: dict[str, int] = {
     "geometry": 1,  # one GeoJSON serialisation per object (a loader batch)
     "totalCount": 1,  # one COUNT(*) query per connection
+    # "Type.field" keys apply to that field only (looked up before the bare name)
+    "AuditEntry.before": 1,  # a row image (JSON, dozens of keys) per audit entry
+    "AuditEntry.after": 1,
 }
 
 
@@ -173,7 +176,7 @@ class _Estimator:
         if is_leaf_type(named):
             if first is not None:
                 return multiplier * max(int(first), 0)
-            return multiplier * LEAF_COST.get(name, 0)
+            return multiplier * LEAF_COST.get(key, LEAF_COST.get(name, 0))
         if isinstance(_unwrap(definition.type), GraphQLList):
             if first is not None:
                 items = int(first)

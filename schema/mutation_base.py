@@ -116,6 +116,17 @@ class InvalidTransitionError(UserError):
     allowed: list[str]
 
 
+@strawberry.type(
+    description=(
+        "地块已被其他项目使用 PARCEL_ALREADY_LINKED: a parcel serves at most one active "
+        "project; unlink it from `otherProjectCode` first"
+    )
+)
+class ParcelAlreadyLinkedError(UserError):
+    parcel_code: str
+    other_project_code: str
+
+
 ERROR_TYPES: tuple[type, ...] = (
     InputError,
     GeometryError,
@@ -125,6 +136,7 @@ ERROR_TYPES: tuple[type, ...] = (
     NotFoundError,
     ForbiddenError,
     InvalidTransitionError,
+    ParcelAlreadyLinkedError,
 )
 """Every concrete UserError: build_schema registers them (`types=`), so the interface's
 implementations are all in the schema even before a mutation returns one."""
@@ -151,7 +163,7 @@ def user_error(exc: BaseException) -> UserError | None:
                 message=exc.message,
                 field=None,
                 action=str(ext.get("action", "")),
-                county_code=ext.get("countyCode") or ext.get("county_code"),
+                county_code=ext.get("countyCode") or ext.get("county_code") or ext.get("county"),
             )
         if code == ErrorCode.NOT_FOUND.value:
             return NotFoundError(

@@ -112,3 +112,11 @@ _BY_PROJECT = (
     .where(ApprovalItem.project_id.in_(bindparam("ids", expanding=True)))
     .order_by(ApprovalItem.project_id, ApprovalItem.code)
 )
+
+
+async def approval_item_by_code(
+    session: AsyncSession, code: str, *, as_of: dt.date
+) -> Row[Any] | None:
+    """One item with its overdue figures as of `as_of` (a mutation's answer)."""
+    stmt = _base(literal(as_of, Date)).where(ApprovalItem.code == code)
+    return (await session.execute(stmt)).first()
