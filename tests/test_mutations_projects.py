@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -1294,3 +1295,78 @@ async def test_audit_trail_of_links_and_items(api: Api) -> None:
     assert (
         body["data"]["auditTrail"]["edges"] == [] and body["data"]["auditTrail"]["totalCount"] == 0
     )
+
+
+async def test_readme_mutation_example_runs(api: Api) -> None:
+    """README "Writing (mutations)": the curl body, sent as written, succeeds."""
+    import json
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Projects, parcel links and approval items", 1)[1]
+    body = json.loads(re.search(r"-d '(\{.*?\})'\n```", section, re.S).group(1))  # type: ignore[union-attr]
+    response = await api.client.post(
+        "/graphql", json=body, headers={"Authorization": f"Bearer {officer(api)}"}
+    )
+    payload = response.json()["data"]["updateProject"]
+    assert payload == {
+        "project": {"code": "2310-140521-48-03-419428", "stage": "PROCEDURES", "version": 2},
+        "errors": [],
+    }
+
+
+async def test_database_refusals_come_back_as_the_same_typed_errors(fresh_db_url: str) -> None:
+    """Past the Python pre-checks the database still refuses, and geo/writes reports it the
+    same way: row-level security (API role, county A bound, row of county B) → FORBIDDEN;
+    a duplicate code that raced the pre-check → DUPLICATE_CODE."""
+    from decimal import Decimal
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from geo.actor import API_DB_ROLE
+    from geo.db import create_engine as create_api_engine
+    from geo.enums import PlanType, ProjectStage
+    from geo.writes import projects
+    from geo.writes.project_errors import DuplicateCode, Forbidden
+
+    def values() -> projects.ProjectValues:
+        return projects.ProjectValues(
+            name="RLS",
+            plan_type=PlanType.PRE_STAGE,
+            stage=ProjectStage.FILING,
+            total_investment=Decimal("10.00"),
+        )
+
+    engine = create_api_engine(fresh_db_url, role=API_DB_ROLE)
+    officer_a = Actor(sub="rls", role=Role.COUNTY_OFFICER, counties=frozenset({A}))
+    city = Actor(sub="race", role=Role.CITY_ADMIN)
+    common = {"stage_date": TODAY, "today": TODAY}
+    try:
+        async with AsyncSession(engine) as s, s.begin():
+            await bind_actor(s, officer_a)
+            with pytest.raises(Forbidden) as refused:
+                await projects.create_project(
+                    s, code="RLS-B-1", county_code=B, values=values(), actor_sub="rls", **common
+                )
+            assert refused.value.code == "FORBIDDEN"
+        async with AsyncSession(engine) as a, AsyncSession(engine) as b:
+            await a.begin()
+            await bind_actor(a, city)
+            await projects.create_project(
+                a, code="RACE-1", county_code=A, values=values(), actor_sub="race", **common
+            )
+            await b.begin()
+            await bind_actor(b, city)
+            racing = asyncio.create_task(
+                projects.create_project(
+                    b, code="RACE-1", county_code=A, values=values(), actor_sub="race", **common
+                )
+            )
+            await asyncio.sleep(0.5)
+            assert not racing.done()  # waiting on A's unique index entry
+            await a.commit()
+            with pytest.raises(DuplicateCode):
+                await racing
+            await b.rollback()
+    finally:
+        await engine.dispose()

@@ -40,7 +40,8 @@ TRANSITIONS: dict[ApprovalStatus, tuple[ApprovalStatus, ...]] = {
     S.BLOCKED: (S.IN_PROGRESS,),
     S.COMPLETED: (),
 }
-"""Allowed status moves (the same status again is not a move and is refused)."""
+"""Allowed status moves. Sending the current status again is no move (nothing changes
+for it; other fields in the same update still apply)."""
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,19}$")
 TEXT_FIELDS = ("name", "measures", "leader", "handler")
 EDITABLE = ("name", "handling_level", "measures", "deadline", "leader", "handler", "handler_phone")
