@@ -326,6 +326,8 @@ async def test_create_project_stores_every_field_one_stage_event_one_audit_row(a
         ),
         ({"totalInvestment": 1.005}, "BAD_USER_INPUT", "InputError", ["input", "totalInvestment"]),
         ({"name": "  "}, "BAD_USER_INPUT", "InputError", ["input", "name"]),
+        ({"devZoneCode": "140571"}, "BAD_USER_INPUT", "InputError", ["input", "devZoneCode"]),
+        ({"devZoneCode": "140522"}, "BAD_USER_INPUT", "InputError", ["input", "devZoneCode"]),
         ({"code": "has space"}, "BAD_USER_INPUT", "InputError", ["input", "code"]),
         (
             {"plannedStart": "2026-05-01", "plannedFinish": "2026-04-30"},
@@ -1370,3 +1372,11 @@ async def test_database_refusals_come_back_as_the_same_typed_errors(fresh_db_url
             await b.rollback()
     finally:
         await engine.dispose()
+
+
+async def test_create_project_in_the_development_zone(api: Api) -> None:
+    data = new_project_input("2611-140502-44-01-000009", county="140502", devZoneCode="140571")
+    payload = await api.mutate(CREATE, data, api.token("COUNTY_OFFICER", "140502"))
+    assert payload["errors"] == []
+    row = api.one("SELECT county_code, dev_zone_code FROM project WHERE code = :c", c=data["code"])
+    assert tuple(row) == ("140502", "140571")

@@ -31,11 +31,11 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from geo.crs import STORAGE_SRID
+from geo.crs import DEV_ZONE_CODE, STORAGE_SRID
 from geo.enums import KeyCategory, PlanType, ProjectStage, SigningStatus, StatsStatus
 from geo.geometry_input import InputGeometry
 from geo.models import Project, ProjectStageEvent
-from geo.seed.admin import COUNTY_BY_CODE
+from geo.seed.admin import COUNTY_BY_CODE, DEV_ZONE_COUNTIES
 from geo.write_rules import JINCHENG_BBOX
 from geo.writes.project_errors import (
     DuplicateCode,
@@ -161,6 +161,16 @@ def check_values(v: ProjectValues, county_code: str) -> None:
             (
                 "countyCode",
                 f"须为六个县（市、区）之一 county must be one of {sorted(COUNTY_BY_CODE)}",
+            )
+        )
+    if v.dev_zone_code is not None and (
+        v.dev_zone_code != DEV_ZONE_CODE or county_code not in DEV_ZONE_COUNTIES
+    ):
+        problems.append(
+            (
+                "devZoneCode",
+                f"开发区代码须为 {DEV_ZONE_CODE}，且项目位于 {'/'.join(DEV_ZONE_COUNTIES)} "
+                f"devZoneCode must be {DEV_ZONE_CODE} (the zone lies in {DEV_ZONE_COUNTIES})",
             )
         )
     if v.total_investment < 0:
