@@ -135,7 +135,7 @@ def _run_sync(coro: Coroutine[Any, Any, None]) -> None:
 
 def _counties(conn: Connection) -> F.Counties:
     rows = conn.execute(text("SELECT code, name, name_en, kind::text FROM admin_area"))
-    return F.Counties(rows.tuples())
+    return F.Counties((r[0], r[1], r[2], r[3]) for r in rows)
 
 
 # --------------------------------------------------------------------------- spatial
@@ -253,15 +253,19 @@ def _check_staged(
     if kind is Kind.PARCELS:
         for seq, project in conn.execute(staging.UNKNOWN_PROJECTS):
             add(seq, "UNKNOWN_PROJECT", f"no project with code {project}", "project_code")
-    if kind is Kind.ADMIN_AREAS:
-        for seq, parent in conn.execute(staging.UNKNOWN_PARENTS):
-            add(
-                seq,
-                "UNKNOWN_ADMIN_AREA",
-                f"no admin area {parent} in the store or the file",
-                "parent_code",
-            )
     staging.mark_bad(conn, result.bad_rows)
+    if kind is Kind.ADMIN_AREAS:
+        # A parent must be stored or a good row of the file; a bad parent makes its children
+        # bad too, so repeat until nothing changes.
+        while found := conn.execute(staging.UNKNOWN_PARENTS).all():
+            for seq, parent in found:
+                add(
+                    seq,
+                    "UNKNOWN_ADMIN_AREA",
+                    f"no admin area {parent} in the store or among the good rows of the file",
+                    "parent_code",
+                )
+            staging.mark_bad(conn, result.bad_rows)
     if kind is Kind.PARCELS:
         _overlaps(conn, result, add)
 

@@ -128,9 +128,9 @@ UNKNOWN_PROJECTS = text(
 UNKNOWN_PARENTS = text(
     f"""
     SELECT s.seq, s.attrs->>'parent_code' FROM {STAGE} s
-    WHERE s.attrs->>'parent_code' IS NOT NULL
+    WHERE s.ok AND s.attrs->>'parent_code' IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM admin_area a WHERE a.code = s.attrs->>'parent_code')
-      AND NOT EXISTS (SELECT 1 FROM {STAGE} o WHERE o.code = s.attrs->>'parent_code')
+      AND NOT EXISTS (SELECT 1 FROM {STAGE} o WHERE o.ok AND o.code = s.attrs->>'parent_code')
     ORDER BY s.seq
     """
 )
