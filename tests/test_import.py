@@ -136,6 +136,22 @@ def test_gk_square_imports_with_hand_worked_area(db: Engine, tmp_path: Path) -> 
     assert after["parcel_status_event"] == before["parcel_status_event"] + 1
 
 
+def test_dry_run_writes_then_rolls_back(db: Engine, tmp_path: Path) -> None:
+    path = write_geojson(
+        tmp_path / "d.geojson",
+        [
+            feature(str(i), parcel_props(f"D-{i}"), polygon(square(X0 + i * 200, Y0, 100)))
+            for i in range(3)
+        ],
+        srid=4547,
+    )
+    before = counts(db)
+    result = run_import(db, options(Kind.PARCELS, path, dry_run=True))
+    assert (result.errors, result.written, result.would_write) == ([], 0, 3)
+    assert result.valid_area_m2 == pytest.approx(30_000, abs=0.01)
+    assert counts(db) == before
+
+
 def test_wgs84_and_cgcs2000_files_store_4490_with_the_same_numbers(
     db: Engine, tmp_path: Path
 ) -> None:

@@ -95,6 +95,7 @@ def run_import(engine: Engine, options: ImportOptions) -> ImportResult:
             if options.dry_run or not write:
                 tx.rollback()
                 if options.dry_run:
+                    result.would_write = result.written
                     result.written = result.updated = 0
                     result.written_area_m2 = None
             else:

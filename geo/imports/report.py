@@ -103,6 +103,8 @@ class ImportResult:
     """Excel section/total rows (一、城区 / 合计) passed over, not data."""
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
+    would_write: int = 0
+    """In a dry run: how many rows were written before the rollback."""
     seconds: float = 0.0
 
     @property
@@ -127,6 +129,7 @@ class ImportResult:
             "written": self.written,
             "updated": self.updated,
             "dry_run": self.dry_run,
+            "would_write": self.would_write,
             "seconds": round(self.seconds, 3),
         }
         if self.source_srid is not None:
@@ -161,8 +164,10 @@ class ImportResult:
         if self.ignored_columns:
             lines.append(f"columns not imported: {', '.join(self.ignored_columns)}")
         if self.dry_run:
-            lines.append("dry run: everything was rolled back")
-        elif self.errors and not self.written:
+            lines.append(f"dry run: {self.would_write} rows would be written; all rolled back")
+        elif self.errors and self.written:
+            lines.append(f"{self.invalid} bad rows skipped (--skip-invalid)")
+        elif self.errors:
             lines.append(
                 f"nothing written: {self.invalid} bad rows "
                 f"(--skip-invalid writes the {self.valid} good ones)"

@@ -80,6 +80,8 @@ def open_sheet(path: Path, fields: Sequence[Field], *, sheet: str | None = None)
         raise ImportFileError(
             "UNSUPPORTED_FORMAT", f"{path.name} has no sheet {sheet!r} (sheets: {wb.sheetnames})"
         ) from None
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # some exporters write a wrong sheet size; read every row
     grid = [list(r) for r in ws.iter_rows()]
     wb.close()
     best, best_score = -1, 0

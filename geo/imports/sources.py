@@ -65,7 +65,7 @@ def open_spatial(
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
         source = _open_geojson(path, srid)
-    elif suffix in (".shp", ".gpkg", ".zip"):
+    elif suffix in (".shp", ".gpkg"):
         source = _open_ogr(path, layer=layer, encoding=encoding, srid=srid)
     else:
         raise ImportFileError(
@@ -157,8 +157,19 @@ def _open_ogr(
     path: Path, *, layer: str | None, encoding: str | None, srid: int | None
 ) -> SpatialSource:
     import pyogrio
+    from pyogrio import errors as ogr_errors
     from pyogrio import raw
-    from pyogrio.errors import DataLayerError, DataSourceError
+
+    unreadable = (
+        ogr_errors.DataSourceError,
+        ogr_errors.DataLayerError,
+        ogr_errors.FeatureError,
+        ogr_errors.FieldError,
+        ogr_errors.GeometryError,
+        ogr_errors.CRSError,
+        LookupError,  # an unknown --encoding
+        UnicodeError,
+    )
 
     try:
         if layer is None and path.suffix.lower() == ".gpkg":
@@ -169,7 +180,7 @@ def _open_ogr(
                     "UNSUPPORTED_FORMAT", f"{path.name} has layers {names}: choose one with --layer"
                 )
         meta, fids, wkbs, values = raw.read(path, layer=layer, encoding=encoding, return_fids=True)
-    except (DataSourceError, DataLayerError) as exc:
+    except unreadable as exc:
         raise ImportFileError("UNSUPPORTED_FORMAT", f"{path.name}: {exc}") from None
     file_srid = _crs_srid(meta.get("crs"), srid, path.name)
     if srid is not None and meta.get("crs") and srid != file_srid:
