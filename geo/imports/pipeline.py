@@ -23,7 +23,7 @@ from geo.actor import Actor, Role, bind_actor
 from geo.geometry_input import DEFAULT_MAX_VERTICES, GeometryInputError, check_geometry
 from geo.imports import fields as F
 from geo.imports import records, staging, writers
-from geo.imports.progress import progress
+from geo.imports.progress import phase, progress
 from geo.imports.report import ImportFileError, ImportResult, Kind, RowError
 from geo.imports.sheet import open_sheet
 from geo.imports.sources import SpatialSource, open_spatial
@@ -81,6 +81,7 @@ def run_import(engine: Engine, options: ImportOptions) -> ImportResult:
                 update_fields = _projects(conn, options, result)
             write = not result.errors or options.skip_invalid
             if write and result.valid:
+                phase(f"writing {result.valid} rows", enabled=options.progress)
                 done = writers.write(
                     conn,
                     options.kind,
@@ -182,6 +183,7 @@ def _spatial(conn: Connection, options: ImportOptions, result: ImportResult) -> 
             yield staging.StagedRow(feat.row, feat.fid, code, attrs, wkb, source.srid)
 
     staging.stage_rows(conn, staged(), spatial=True)
+    phase("checking geometries, codes and overlaps in PostGIS", enabled=options.progress)
     _check_staged(conn, options, result, column_of)
     result.valid_area_m2 = staging.valid_area(conn, legal=kind is Kind.PARCELS)
 

@@ -16,3 +16,9 @@ def progress(items: Iterable[T], *, total: int, desc: str, enabled: bool) -> Ite
     from tqdm import tqdm
 
     yield from tqdm(items, total=total, desc=desc, unit="row", file=sys.stderr, leave=False)
+
+
+def phase(message: str, *, enabled: bool) -> None:
+    """One line naming the next long step (the bar above only covers reading)."""
+    if enabled and sys.stderr.isatty():
+        print(f"… {message}", file=sys.stderr, flush=True)
