@@ -1,9 +1,12 @@
-"""Command line: `python -m api serve | migrate | seed --demo | downgrade | import`."""
+"""Command line: `python -m api serve | migrate | seed --demo | downgrade | token | import`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import os
+import re
 import sys
 import time
 
@@ -12,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from api.app import ROOT
-from api.settings import Settings
+from api.settings import AuthSettings, Settings
 from geo.db import sync_url
 
 log = logging.getLogger("landguard.cli")
@@ -109,6 +112,54 @@ def import_file(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if args.dry_run and result.errors else 0
 
 
+_TTL = re.compile(r"^(\d+)([smhd])$")
+_TTL_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DEV_TTL = dt.timedelta(days=30)
+
+
+def parse_ttl(raw: str) -> dt.timedelta:
+    """`90s`, `15m`, `8h`, `7d` → a lifetime, at most 30 days."""
+    match = _TTL.match(raw.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"--ttl {raw!r}: use a number and s/m/h/d, e.g. 8h")
+    ttl = dt.timedelta(seconds=int(match[1]) * _TTL_UNIT[match[2]])
+    if not dt.timedelta(0) < ttl <= MAX_DEV_TTL:
+        raise argparse.ArgumentTypeError("--ttl must be more than 0 and at most 30d")
+    return ttl
+
+
+def dev_token(args: argparse.Namespace) -> int:
+    """Print a development token; it needs no database (so not Settings.from_env)."""
+    from api.auth import sign_dev_token
+    from geo.actor import Role
+
+    env = os.environ
+    if env.get("LANDGUARD_ENV", "development") == "production":
+        print(
+            "dev tokens are refused in production; tokens come from the bureau's OIDC "
+            "provider there (README, Authentication)",
+            file=sys.stderr,
+        )
+        return 2
+    role = Role(args.role)
+    counties = sorted(set(args.county or []))
+    if role is Role.COUNTY_OFFICER and not counties:
+        print("a COUNTY_OFFICER token needs --county CODE (e.g. 140521)", file=sys.stderr)
+        return 2
+    if role is not Role.COUNTY_OFFICER and counties:
+        print(f"--county is only for COUNTY_OFFICER; {role.value} is city-wide", file=sys.stderr)
+        return 2
+    from schema.permissions import COUNTY_CODES
+
+    unknown = [c for c in counties if c not in COUNTY_CODES]
+    if unknown:
+        print(f"unknown county {unknown}; one of {sorted(COUNTY_CODES)}", file=sys.stderr)
+        return 2
+    settings = AuthSettings.from_env(env, production=False)
+    print(sign_dev_token(settings, sub=args.sub, role=role, counties=counties, ttl=args.ttl))
+    return 0
+
+
 def serve(settings: Settings) -> None:
     import socket
 
@@ -155,10 +206,24 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--demo", action="store_true", required=True, help="the Jincheng 2024 demo set")
     s.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same data)")
     s.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
+    t = sub.add_parser(
+        "token",
+        help="print a signed development token (the local dev key; not in production)",
+        description="Sign a bearer token with the local development key (LANDGUARD_JWT_DEV_KEY, "
+        "made on first use). Use it as `Authorization: Bearer <token>`.",
+    )
+    from geo.actor import Role
+
+    t.add_argument("--role", required=True, choices=[r.value for r in Role])
+    t.add_argument("--county", action="append", help="GB/T 2260 code (COUNTY_OFFICER; repeatable)")
+    t.add_argument("--sub", default="dev", help="the token's subject (user id); default dev")
+    t.add_argument("--ttl", type=parse_ttl, default=dt.timedelta(hours=8), help="e.g. 8h, 30m, 7d")
     _import_parser(sub)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.cmd == "token":
+        return dev_token(args)
     if args.cmd == "schema":
         from schema.build import build_schema
 
