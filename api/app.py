@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,16 +21,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from api import export, graphiql, ogc, tiles
-from api.middleware import RequestId
+from api import metrics as prom
+from api.auth import Authenticate, Authenticator
+from api.middleware import AccessLog, BodyLimit, RequestId, send_json_error
 from api.settings import Settings
 from geo.db import create_engine, read_connections, session_factory
 from geo.health import database_status
 from schema import error_policy
 from schema.build import build_schema
 from schema.context import Context, SchemaConfig
+from schema.errors import ErrorCode
+from schema.limits import QueryLimits
 
 log = logging.getLogger("landguard")
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +51,64 @@ def _request_id(request: Any) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
-class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
-    """Strawberry's ASGI view with our typed context, orjson and an offline GraphiQL."""
+class CodedHTTPError(HTTPException):
+    """An HTTP-level refusal with our error code (rendered as a JSON error body)."""
 
-    def __init__(self, *, config: SchemaConfig, graphiql_enabled: bool) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql" if graphiql_enabled else None)
+    def __init__(self, status_code: int, code: ErrorCode, reason: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+_HTTP_CODES = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+}
+
+
+class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
+    """Strawberry's ASGI view with our typed context, orjson, an offline GraphiQL, the
+    error policy and the abuse limits (schema/limits.py)."""
+
+    def __init__(
+        self, *, config: SchemaConfig, graphiql_enabled: bool, limits: QueryLimits
+    ) -> None:
+        super().__init__(build_schema(limits), graphql_ide="graphiql" if graphiql_enabled else None)
         self.config = config
+        self.hide_suggestions = not limits.field_suggestions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers HTTP-level refusals in plain text; ours are JSON with a code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            code = getattr(exc, "code", None) or _HTTP_CODES.get(
+                exc.status_code, ErrorCode.BAD_REQUEST
+            )
+            await send_json_error(send, exc.status_code, code, exc.reason, scope)
+            return
+        await response(scope, receive, send)
+
+    def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
+        raise CodedHTTPError(
+            400,
+            ErrorCode.BATCHING_NOT_SUPPORTED,
+            "Batched requests (a JSON array of operations) are not supported; send one "
+            "operation per request 不支持批量请求",
+        )
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise CodedHTTPError(
+                    exc.status_code, ErrorCode.OPERATION_NOT_ALLOWED, exc.reason
+                ) from exc
+            raise
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
@@ -59,10 +118,17 @@ class LandguardGraphQL(GraphQL):  # type: ignore[type-arg]
             request=request,
             response=response,
             today=self.config.reference_date or dt.date.today(),
+            actor=request.scope.get("state", {}).get("actor"),
+            write_sessions=request.app.state.tx_sessions,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
-        result.errors = error_policy.apply(result.errors, _request_id(request))
+        result.errors = error_policy.apply(
+            result.errors, _request_id(request), hide_suggestions=self.hide_suggestions
+        )
+        request.state.error_codes = [
+            str((e.extensions or {}).get("code", "")) for e in result.errors or ()
+        ]
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
@@ -139,7 +205,18 @@ def create_app(settings: Settings) -> Starlette:
         geojson_precision=settings.geojson_precision,
         reference_date=settings.reference_date,
     )
-    graphql_app = LandguardGraphQL(config=config, graphiql_enabled=not settings.is_production)
+    development = not settings.is_production
+    limits = QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_query_cost,
+        default_page_size=settings.default_page_size,
+        introspection=development,
+        field_suggestions=development,
+    )
+    authenticator = Authenticator(settings.auth, production=settings.is_production)
+    graphql_app = LandguardGraphQL(config=config, graphiql_enabled=development, limits=limits)
     routes = [
         Route("/", index),
         Route("/healthz", healthz),
@@ -151,8 +228,16 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/ogc", routes=ogc.routes),
         Mount("/export", routes=export.routes),
     ]
+    metrics = (
+        prom.Metrics(max_operations=settings.max_metric_operations)
+        if settings.metrics_enabled
+        else None
+    )
+    if metrics is not None:
+        routes.append(Route("/metrics", prom.endpoint))
     middleware = [
         Middleware(RequestId),
+        Middleware(AccessLog, metrics=metrics),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
@@ -168,9 +253,16 @@ def create_app(settings: Settings) -> Starlette:
             ],
             max_age=600,
         ),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        # Innermost: CORS answers preflights without it and adds its headers to a 401 too.
+        Middleware(Authenticate, authenticator=authenticator),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.authenticator = authenticator
+    if metrics is not None:
+        metrics.watch_pool(app.state)
     return app
 
 

@@ -1,9 +1,12 @@
-"""Command line: `python -m api serve | migrate | seed --demo | downgrade`."""
+"""Command line: `python -m api serve | migrate | seed --demo | downgrade | token | import`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import os
+import re
 import sys
 import time
 
@@ -12,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from api.app import ROOT
-from api.settings import Settings
+from api.settings import AuthSettings, Settings
 from geo.db import sync_url
 
 log = logging.getLogger("landguard.cli")
@@ -58,6 +61,103 @@ def seed_demo(settings: Settings, *, seed: int, if_empty: bool) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def import_file(settings: Settings, args: argparse.Namespace) -> int:
+    """`python -m api import KIND FILE`: exit 0 when written (or a clean dry run), 1 when
+    rows were bad and nothing was written, 2 when the file or the write failed as a whole."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import DBAPIError
+
+    from geo.imports import ImportOptions, Kind, run_import
+    from geo.imports.report import ImportFileError, write_report
+
+    options = ImportOptions(
+        kind=Kind(args.kind),
+        path=Path(args.file),
+        skip_invalid=args.skip_invalid,
+        dry_run=args.dry_run,
+        mode=args.mode,
+        actor_sub=args.actor,
+        layer=args.layer,
+        encoding=args.encoding,
+        srid=args.srid,
+        sheet=args.sheet,
+        max_vertices=args.max_vertices,
+        key_list_year=args.year,
+        plan_type=args.plan_type,
+        source=args.source,
+        progress=True,
+    )
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        result = run_import(engine, options)
+    except ImportFileError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"the write failed, nothing was written: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for error in result.errors:
+        print(error.line(), file=sys.stderr)
+    if args.report:
+        write_report(result, Path(args.report))
+    print(result.text())
+    if result.errors and not (args.skip_invalid and result.written) and not args.dry_run:
+        return 1
+    return 1 if args.dry_run and result.errors else 0
+
+
+_TTL = re.compile(r"^(\d+)([smhd])$")
+_TTL_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DEV_TTL = dt.timedelta(days=30)
+
+
+def parse_ttl(raw: str) -> dt.timedelta:
+    """`90s`, `15m`, `8h`, `7d` → a lifetime, at most 30 days."""
+    match = _TTL.match(raw.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"--ttl {raw!r}: use a number and s/m/h/d, e.g. 8h")
+    ttl = dt.timedelta(seconds=int(match[1]) * _TTL_UNIT[match[2]])
+    if not dt.timedelta(0) < ttl <= MAX_DEV_TTL:
+        raise argparse.ArgumentTypeError("--ttl must be more than 0 and at most 30d")
+    return ttl
+
+
+def dev_token(args: argparse.Namespace) -> int:
+    """Print a development token; it needs no database (so not Settings.from_env)."""
+    from api.auth import sign_dev_token
+    from geo.actor import Role
+
+    env = os.environ
+    if env.get("LANDGUARD_ENV", "development") == "production":
+        print(
+            "dev tokens are refused in production; tokens come from the bureau's OIDC "
+            "provider there (README, Authentication)",
+            file=sys.stderr,
+        )
+        return 2
+    role = Role(args.role)
+    counties = sorted(set(args.county or []))
+    if role is Role.COUNTY_OFFICER and not counties:
+        print("a COUNTY_OFFICER token needs --county CODE (e.g. 140521)", file=sys.stderr)
+        return 2
+    if role is not Role.COUNTY_OFFICER and counties:
+        print(f"--county is only for COUNTY_OFFICER; {role.value} is city-wide", file=sys.stderr)
+        return 2
+    from schema.permissions import COUNTY_CODES
+
+    unknown = [c for c in counties if c not in COUNTY_CODES]
+    if unknown:
+        print(f"unknown county {unknown}; one of {sorted(COUNTY_CODES)}", file=sys.stderr)
+        return 2
+    settings = AuthSettings.from_env(env, production=False)
+    print(sign_dev_token(settings, sub=args.sub, role=role, counties=counties, ttl=args.ttl))
+    return 0
 
 
 def serve(settings: Settings) -> None:
@@ -106,9 +206,24 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--demo", action="store_true", required=True, help="the Jincheng 2024 demo set")
     s.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same data)")
     s.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
+    t = sub.add_parser(
+        "token",
+        help="print a signed development token (the local dev key; not in production)",
+        description="Sign a bearer token with the local development key (LANDGUARD_JWT_DEV_KEY, "
+        "made on first use). Use it as `Authorization: Bearer <token>`.",
+    )
+    from geo.actor import Role
+
+    t.add_argument("--role", required=True, choices=[r.value for r in Role])
+    t.add_argument("--county", action="append", help="GB/T 2260 code (COUNTY_OFFICER; repeatable)")
+    t.add_argument("--sub", default="dev", help="the token's subject (user id); default dev")
+    t.add_argument("--ttl", type=parse_ttl, default=dt.timedelta(hours=8), help="e.g. 8h, 30m, 7d")
+    _import_parser(sub)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.cmd == "token":
+        return dev_token(args)
     if args.cmd == "schema":
         from schema.build import build_schema
 
@@ -123,4 +238,43 @@ def main(argv: list[str] | None = None) -> int:
         downgrade(settings, args.revision)
     elif args.cmd == "seed":
         return seed_demo(settings, seed=args.seed, if_empty=args.if_empty)
+    elif args.cmd == "import":
+        return import_file(settings, args)
     return 0
+
+
+def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    i = sub.add_parser(
+        "import",
+        help="bulk import (批量导入) parcels, zones, admin areas (GeoJSON/Shapefile/GeoPackage) "
+        "or projects (.xlsx)",
+        description="Validates every row first; writes nothing when a row is bad unless "
+        "--skip-invalid; one transaction. See README 'Bulk import'.",
+    )
+    i.add_argument("kind", choices=["parcels", "zones", "admin-areas", "projects"])
+    i.add_argument("file", help=".geojson, .shp, .gpkg (spatial) or .xlsx (projects)")
+    i.add_argument("--skip-invalid", action="store_true", help="write the good rows anyway")
+    i.add_argument("--dry-run", action="store_true", help="validate and write, then roll back")
+    i.add_argument(
+        "--mode",
+        choices=["insert", "upsert"],
+        default="insert",
+        help="insert: an existing code is a row error (default); upsert: update it "
+        "(zones, admin areas, projects)",
+    )
+    i.add_argument("--report", help="write the bad rows to FILE.json or FILE.csv")
+    i.add_argument(
+        "--as",
+        dest="actor",
+        default="system:import",
+        metavar="SUB",
+        help="who imports, for the audit trail (default system:import)",
+    )
+    i.add_argument("--layer", help="GeoPackage layer (needed when there are several)")
+    i.add_argument("--encoding", help="attribute encoding of a Shapefile without .cpg, e.g. GBK")
+    i.add_argument("--srid", type=int, help="CRS of a file that does not say (e.g. no .prj)")
+    i.add_argument("--sheet", help="Excel sheet name (default: the first)")
+    i.add_argument("--max-vertices", type=int, default=20_000, help="per geometry")
+    i.add_argument("--year", type=int, help="key-list year of key projects (default: this year)")
+    i.add_argument("--plan-type", help="plan type when the sheet has no column: 计划开工/前期/续建")
+    i.add_argument("--source", help="source note for zones/admin areas (default: the file name)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from geo.actor import API_DB_ROLE
 
@@ -25,6 +26,58 @@ DEV_CORS_ORIGINS = (
     "http://localhost:8080",
     "http://127.0.0.1:8080",
 )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_KEY_PATH = ROOT / ".dev-keys" / "jwt-ed25519.pem"
+"""Gitignored; created on first use in development (api/auth.py)."""
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""What LANDGUARD_JWT_ALGORITHMS may name: never `none`, never a shared-secret HS*."""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Bearer-token verification (api/auth.py; README "Authentication")."""
+
+    jwks_url: str | None = None
+    issuer: str = "landguard-dev"
+    audience: str = "landguard"
+    algorithms: tuple[str, ...] = ("RS256",)
+    """Accepted from the JWKS provider; the dev key is Ed25519 and accepts EdDSA only."""
+    leeway_s: int = 30
+    dev_key_path: Path = DEV_KEY_PATH
+    role_claim: str = "landguard_role"
+    county_claim: str = "counties"
+    anonymous_reads: bool = True
+    jwks_cache_s: int = 300
+
+    @classmethod
+    def from_env(cls, e: dict[str, str] | os._Environ[str], *, production: bool) -> AuthSettings:
+        algorithms = _list(e.get("LANDGUARD_JWT_ALGORITHMS") or "RS256")
+        bad = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if bad or not algorithms:
+            raise RuntimeError(
+                f"LANDGUARD_JWT_ALGORITHMS: {bad or 'empty'} not allowed; "
+                f"use public-key algorithms only: {sorted(ASYMMETRIC_ALGORITHMS)}"
+            )
+        jwks_url = e.get("LANDGUARD_JWT_JWKS_URL") or None
+        if production and jwks_url and not e.get("LANDGUARD_JWT_ISSUER"):
+            raise RuntimeError("LANDGUARD_JWT_ISSUER must be set with LANDGUARD_JWT_JWKS_URL")
+        return cls(
+            jwks_url=jwks_url,
+            issuer=(e.get("LANDGUARD_JWT_ISSUER") or "landguard-dev"),
+            audience=(e.get("LANDGUARD_JWT_AUDIENCE") or "landguard"),
+            algorithms=algorithms,
+            leeway_s=int(e.get("LANDGUARD_JWT_LEEWAY_S") or "30"),
+            dev_key_path=Path(e.get("LANDGUARD_JWT_DEV_KEY") or DEV_KEY_PATH),
+            role_claim=(e.get("LANDGUARD_JWT_ROLE_CLAIM") or "landguard_role"),
+            county_claim=(e.get("LANDGUARD_JWT_COUNTY_CLAIM") or "counties"),
+            anonymous_reads=_bool(e.get("LANDGUARD_ANONYMOUS_READS") or "1"),
+            jwks_cache_s=int(e.get("LANDGUARD_JWT_JWKS_CACHE_S") or "300"),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +102,15 @@ class Settings:
     reference_date: dt.date | None = (
         None  # 'today' for overdue/as-of defaults; None = the real date
     )
+    # Abuse limits (schema/limits.py, schema/cost.py, api/middleware.py)
+    max_query_depth: int = 12
+    max_aliases: int = 100
+    max_tokens: int = 5000
+    max_query_cost: int = 20000
+    max_body_bytes: int = 1024 * 1024
+    metrics_enabled: bool = True
+    max_metric_operations: int = 100  # distinct operation names labelled; the rest: "other"
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def is_production(self) -> bool:
@@ -87,4 +149,12 @@ class Settings:
             reference_date=dt.date.fromisoformat(e["LANDGUARD_REFERENCE_DATE"])
             if e.get("LANDGUARD_REFERENCE_DATE")
             else None,
+            max_query_depth=int(e.get("LANDGUARD_MAX_QUERY_DEPTH", "12")),
+            max_aliases=int(e.get("LANDGUARD_MAX_ALIASES", "100")),
+            max_tokens=int(e.get("LANDGUARD_MAX_TOKENS", "5000")),
+            max_query_cost=int(e.get("LANDGUARD_MAX_QUERY_COST", "20000")),
+            max_body_bytes=int(e.get("LANDGUARD_MAX_BODY_BYTES", str(1024 * 1024))),
+            metrics_enabled=_bool(e.get("LANDGUARD_METRICS_ENABLED", "1")),
+            max_metric_operations=int(e.get("LANDGUARD_MAX_METRIC_OPERATIONS", "100")),
+            auth=AuthSettings.from_env(e, production=environment == "production"),
         )

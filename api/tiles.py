@@ -14,7 +14,9 @@ thing without special handling:
   changes a tile changes its ETag at once (no invalidation bookkeeping); `Cache-Control:
   public, max-age=60` bounds how long a browser or proxy may show an edited tile
   unrevalidated. `If-None-Match` gets a 304 (the tile is still computed to know its hash:
-  this saves the transfer, not the query).
+  this saves the transfer, not the query). A request that carried a bearer token gets
+  `private` instead of `public`, and cacheable responses carry `Vary: Authorization`
+  (done once for every route by api/auth.py's middleware, not here).
 - CORS and `Vary: Origin` come from the app's CORSMiddleware, which adds `Vary: Origin`
   to every non-preflight response (allowed origin or not) and exposes `ETag`.
 - Errors are JSON `{code, message}`: unknown layer 404; bad z/x/y, unknown filter or bad

@@ -11,8 +11,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from schema import limits as lim
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
+from schema.me import MeQuery
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -24,14 +26,23 @@ class LandguardSchema(strawberry.Schema):
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
 
 
-Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery))
+Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery))
 
 
-def build_schema() -> strawberry.Schema:
-    # Factories: the LRU caches are module-level and shared across requests.
-    extensions: list[Any] = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
+def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
+    """`limits` default to QueryLimits() (development values), e.g. for `api schema`."""
+    limits = limits or lim.QueryLimits()
+    # Factories, never shared instances: an extension holds per-request state (the
+    # LRU caches themselves are module-level and shared across requests).
+    extensions: list[Any] = [
+        *lim.extensions(limits),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
     return LandguardSchema(
         query=Query,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP, disable_field_suggestions=not limits.field_suggestions
+        ),
         extensions=extensions,
     )

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo.actor import Actor
 from geo.db import SessionFactory
 from schema.loaders import Loaders
 
@@ -28,6 +29,11 @@ class Context:
     request: Any = None
     response: Any = None
     today: dt.date = field(default_factory=dt.date.today)
+    actor: Actor | None = None
+    """The verified principal (api/auth.py), None for an anonymous read."""
+    write_sessions: Any = None
+    """Transactional session factory (async_sessionmaker) for mutations; see
+    schema/mutation_base.write_transaction."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -4,6 +4,7 @@ the request id, and reach the client masked. No stack trace or SQL ever leaves."
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
@@ -11,6 +12,19 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from schema.errors import ErrorCode, LandguardError
 
 log = logging.getLogger("landguard.graphql")
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_TOKEN_LIMIT = "Syntax Error: Document contains more than"  # graphql-core's parser
+QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout (psycopg's QueryCanceled)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, whether SQLAlchemy wrapped it (`.orig`) or not."""
+    for candidate in (error, getattr(error, "orig", None), error.__cause__):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
 
 
 def _with_code(error: GraphQLError, code: ErrorCode, message: str | None = None) -> GraphQLError:
@@ -31,12 +45,29 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     ):
         return error
     if original is None:
-        code = (
-            ErrorCode.GRAPHQL_PARSE_FAILED
-            if error.message.startswith("Syntax Error")
-            else ErrorCode.GRAPHQL_VALIDATION_FAILED
-        )
+        if error.message.startswith(_TOKEN_LIMIT):
+            code = ErrorCode.TOO_MANY_TOKENS
+        elif error.message.startswith("Syntax Error"):
+            code = ErrorCode.GRAPHQL_PARSE_FAILED
+        else:
+            code = ErrorCode.GRAPHQL_VALIDATION_FAILED
         return _with_code(error, code)
+    if _sqlstate(original) == QUERY_CANCELED:
+        # statement_timeout: expected under load, logged without a trace; nothing of the
+        # SQL or the driver's message reaches the client.
+        log.warning(
+            "statement timeout in %s (request %s)",
+            ".".join(str(p) for p in error.path or ()),
+            request_id,
+        )
+        return GraphQLError(
+            f"The query took too long and was cancelled 查询超时 (request id {request_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": ErrorCode.QUERY_TIMEOUT.value, "requestId": request_id},
+        )
     if error.path is None and isinstance(
         original, ValueError | TypeError | StrawberryInputCoercionError
     ):
@@ -60,6 +91,19 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     return masked
 
 
-def apply(errors: list[GraphQLError] | None, request_id: str) -> list[GraphQLError] | None:
+def _without_suggestions(error: GraphQLError) -> GraphQLError:
+    """Production: no "Did you mean …?" hints, they leak the schema piece by piece."""
+    message = _SUGGESTION.sub("", error.message)
+    if message != error.message:
+        error.message = message
+    return error
+
+
+def apply(
+    errors: list[GraphQLError] | None, request_id: str, *, hide_suggestions: bool = False
+) -> list[GraphQLError] | None:
     """The policy over a whole result: parse, validation and execution errors alike."""
-    return None if errors is None else [classify(e, request_id) for e in errors]
+    if errors is None:
+        return None
+    classified = [classify(e, request_id) for e in errors]
+    return [_without_suggestions(e) for e in classified] if hide_suggestions else classified

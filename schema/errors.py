@@ -1,7 +1,7 @@
 """Expected errors: each carries a stable machine-readable code and a human reason.
 
 Anything else raised in a resolver is unexpected: it is logged once with the request id
-and reaches the client only as INTERNAL_SERVER_ERROR (see schema/extensions.py).
+and reaches the client only as INTERNAL_SERVER_ERROR (see schema/error_policy.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,21 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Abuse limits and HTTP hygiene (schema/limits.py, api/middleware.py, api/app.py)
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    QUERY_TIMEOUT = "QUERY_TIMEOUT"
+    BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
+    BAD_REQUEST = "BAD_REQUEST"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # Authentication (api/auth.py) and authorisation (schema/permissions.py)
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    AUTH_UNAVAILABLE = "AUTH_UNAVAILABLE"
     # Geometry input (geo.geometry_input and geo.spatial raise these codes)
     INVALID_GEOJSON = "INVALID_GEOJSON"
     INVALID_WKT = "INVALID_WKT"
@@ -33,6 +48,14 @@ class ErrorCode(StrEnum):
     COORDINATE_OUT_OF_RANGE = "COORDINATE_OUT_OF_RANGE"
     INVALID_BBOX = "INVALID_BBOX"
     INVALID_DISTANCE = "INVALID_DISTANCE"
+    # Row checks (bulk import reports these per row; geo.imports.report.IMPORT_CODES)
+    UNKNOWN_COUNTY = "UNKNOWN_COUNTY"
+    UNKNOWN_PROJECT = "UNKNOWN_PROJECT"
+    UNKNOWN_ADMIN_AREA = "UNKNOWN_ADMIN_AREA"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    PARCEL_OVERLAP = "PARCEL_OVERLAP"
+    MISSING_FIELD = "MISSING_FIELD"
+    BAD_VALUE = "BAD_VALUE"
 
 
 class LandguardError(GraphQLError):

@@ -31,6 +31,7 @@ from geo.enums import LandStatus
 from geo.queries import stock
 from schema import enums as G
 from schema.errors import bad_input
+from schema.pagination import page_size
 from schema.types import AdminArea, ApprovalItem, Area, Info, Parcel, Project
 
 MAX_STOCK_LIST = 500
@@ -381,11 +382,15 @@ class CountyLandGuarantee(LandGuaranteeFigures):
         self,
         info: Info,
         first: Annotated[
-            int | None, strawberry.argument(description="at most this many (default: all)")
+            int | None,
+            strawberry.argument(
+                description="at most this many (default: all; at most the maximum page size)"
+            ),
         ] = None,
     ) -> list[ProjectLandRisk]:
-        if first is not None and first < 0:
-            raise bad_input("`first` must be zero or positive", argument="first")
+        if first is not None:  # bounded like every list: PAGE_TOO_LARGE above the cap
+            cfg = info.context.config
+            first = page_size(first, default=0, maximum=cfg.max_page_size)
         year, as_of = self._key
         if as_of is None:
             now = await info.context.loaders.guarantee_at_risk.load((year, first))

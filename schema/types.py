@@ -15,6 +15,7 @@ from geo.queries.geojson import GeometryOptions
 from schema import enums as G
 from schema.context import Context
 from schema.geometry import geometry_options
+from schema.permissions import sensitive_read_allowed
 from schema.scalars import GeoJSON
 
 if TYPE_CHECKING:
@@ -352,6 +353,7 @@ class ApprovalItem:
     days_overdue: int = strawberry.field(description="逾期天数 (0 when not overdue)")
     version: int
     _project_id: strawberry.Private[int]
+    _handler_phone: strawberry.Private[str | None] = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ApprovalItem:
@@ -371,7 +373,24 @@ class ApprovalItem:
             days_overdue=int(row.days_overdue or 0),
             version=row.version,
             _project_id=row.project_id,
+            _handler_phone=row.handler_phone,
         )
+
+    @strawberry.field(
+        description="承办人联系电话 Handler's phone number: sensitive, null unless the caller's "
+        "role may read it (city-level roles; a county officer in its own county)"
+    )
+    async def handler_phone(self, info: Info) -> str | None:
+        actor = info.context.actor
+        if self._handler_phone is None or actor is None:
+            return None
+        county = None
+        if actor.counties is not None:  # county-scoped: the item's county is its project's
+            row = await info.context.loaders.project.load(self._project_id)
+            county = row.county_code if row is not None else None
+        if not sensitive_read_allowed(actor, county):
+            return None
+        return self._handler_phone
 
     @strawberry.field(description="所属项目")
     async def project(self, info: Info) -> Project | None:

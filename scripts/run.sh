@@ -28,4 +28,10 @@ if [ -z "${LANDGUARD_PORT:-}" ]; then
 fi
 export LANDGUARD_PORT
 log "GraphQL + GraphiQL: http://$LANDGUARD_HOST:$LANDGUARD_PORT/graphql   (Ctrl-C stops the API)"
+if [ "${LANDGUARD_ENV:-development}" != production ]; then
+  # Reads need no token; writes do. The dev key is made on first use (.dev-keys/, gitignored).
+  log "a local token for writes (roles: CITY_ADMIN LAND_BUREAU COUNTY_OFFICER TASK_FORCE ANALYST):"
+  log "  TOKEN=\$(.venv/bin/python -m api token --role COUNTY_OFFICER --county 140521 --sub alice --ttl 8h)"
+  log "  curl -s http://$LANDGUARD_HOST:$LANDGUARD_PORT/graphql -H \"Authorization: Bearer \$TOKEN\" -H 'Content-Type: application/json' -d '{\"query\":\"{ me { sub role counties } }\"}'"
+fi
 exec "$PY" -m api serve

@@ -420,3 +420,23 @@ async def test_at_risk_streams_equal_the_full_ranking(demo_db_url: str) -> None:
     for r in risky:
         per_county.setdefault(r.county_code, []).append(r.code)
     assert [r.code for r in two] == [c for codes in per_county.values() for c in codes[:2]]
+
+
+async def test_readme_land_guarantee_example_runs(gql: Any, demo_sync_engine: Engine) -> None:
+    """The README's example answers without errors on the demo (docs that cannot rot)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Land guarantee (用地保障)", 1)[1]
+    query = section.split("```graphql", 1)[1].split("```", 1)[0]
+    with demo_sync_engine.connect() as conn:
+        project = conn.execute(
+            text("SELECT code FROM project WHERE is_key ORDER BY code LIMIT 1")
+        ).scalar_one()
+        parcel = conn.execute(text("SELECT code FROM parcel ORDER BY code LIMIT 1")).scalar_one()
+    query = query.replace('project(code: "…")', f'project(code: "{project}")')
+    query = query.replace('parcel(code: "…")', f'parcel(code: "{parcel}")')
+    body = await gql(query)
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["landGuarantee"]) == 6
+    assert body["data"]["project"]["landStatus"]["cover"]
