@@ -41,6 +41,7 @@ depends_on: str | Sequence[str] | None = None
 # Frozen copies of geo/guarantee_rules.py (a test checks they still agree).
 DEMAND = "'DEMAND', 'PRE_REVIEWED', 'DOSSIER_PREP', 'SUBMITTED'"
 
+
 def _delta(rows: str) -> str:
     """Add the signed rows' sums to county_demand_tally (+ new images, − old images)."""
     return f"""INSERT INTO county_demand_tally AS t
