@@ -36,6 +36,41 @@ _STATUS_AS_OF = """
 _PRIORITY = "project_priority_tier(pr.categories, pr.is_key, pr.signing_status)"
 """guarantee_rules.PRIORITY_TIERS as the SQL function of migration 0003 (a test compares)."""
 
+
+def _quota(source: str, on_date: str) -> str:
+    """Each holder's account for the plan year: from the ledger (as of a date) or from its
+    trigger-kept sums (now)."""
+    return f"""
+quota AS (
+    SELECT holder_code,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
+           sum(amount_m2) AS remaining
+      FROM {source}
+     WHERE year = :year AND kind = 'NEW_CONSTRUCTION'{on_date}
+     GROUP BY holder_code
+)"""
+
+
+_RANKED = f"""ranked AS (
+    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
+           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
+               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
+      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
+),
+covered AS (
+    SELECT r.*,
+           CASE WHEN r.conflict THEN 0
+                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
+                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
+      FROM ranked r
+)"""
+"""Cover in priority order within each county (both paths): `projects` → ranked → covered."""
+
+
 _CTES = f"""
 WITH pstatus AS ({{status}}),
 links AS (
@@ -56,17 +91,7 @@ demand_parcels AS (
        AND NOT EXISTS (SELECT 1 FROM project_stage_event e
                         WHERE e.project_id = pr.id AND e.stage = 'COMPLETED' AND e.entered_on <= :d)
 ),
-quota AS (
-    SELECT holder_code,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
-           sum(amount_m2) AS remaining
-      FROM land_quota_entry
-     WHERE year = :year AND kind = 'NEW_CONSTRUCTION' AND effective_on <= :d
-     GROUP BY holder_code
-),
+{_quota("land_quota_entry", "AND effective_on <= :d")},
 projects AS (
     SELECT dp.project_id, dp.county_code, dp.is_key, pr.code, pr.name, pr.planned_start,
            {_PRIORITY} AS tier,
@@ -76,33 +101,9 @@ projects AS (
       FROM demand_parcels dp JOIN project pr ON pr.id = dp.project_id
      GROUP BY dp.project_id, dp.county_code, dp.is_key, pr.code, pr.name, pr.planned_start, tier
 ),
-ranked AS (
-    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
-           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
-               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
-      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
-),
-covered AS (
-    SELECT r.*,
-           CASE WHEN r.conflict THEN 0
-                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
-                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
-      FROM ranked r
-)"""
+{_RANKED}"""
 
-_QUOTA_NOW = """
-quota AS (
-    SELECT holder_code,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
-           sum(amount_m2) AS remaining
-      FROM land_quota_tally
-     WHERE year = :year AND kind = 'NEW_CONSTRUCTION'
-     GROUP BY holder_code
-)"""
+_QUOTA_NOW = _quota("land_quota_tally", "")
 
 _CTES_NOW = f"""
 WITH {_QUOTA_NOW},
@@ -113,20 +114,7 @@ projects AS (
       FROM project_land_demand d JOIN project pr ON pr.id = d.project_id
      WHERE (CAST(:county AS varchar) IS NULL OR d.county_code = :county)
 ),
-ranked AS (
-    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
-           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
-               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
-      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
-),
-covered AS (
-    SELECT r.*,
-           CASE WHEN r.conflict THEN 0
-                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
-                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
-      FROM ranked r
-)"""
+{_RANKED}"""
 
 # The sums come from county_demand_tally; one ordered pass per county over its demand rows
 # (index project_land_demand_rank_idx, no sort) counts the projects at risk: in conflict,
