@@ -48,8 +48,15 @@ class ErrorCode(StrEnum):
     COORDINATE_OUT_OF_RANGE = "COORDINATE_OUT_OF_RANGE"
     INVALID_BBOX = "INVALID_BBOX"
     INVALID_DISTANCE = "INVALID_DISTANCE"
-    # Writes (schema/mutation_base.py and the mutation modules)
+    # Row checks (bulk import reports these per row; geo.imports.report.IMPORT_CODES)
+    UNKNOWN_COUNTY = "UNKNOWN_COUNTY"
+    UNKNOWN_PROJECT = "UNKNOWN_PROJECT"
+    UNKNOWN_ADMIN_AREA = "UNKNOWN_ADMIN_AREA"
     DUPLICATE_CODE = "DUPLICATE_CODE"
+    PARCEL_OVERLAP = "PARCEL_OVERLAP"
+    MISSING_FIELD = "MISSING_FIELD"
+    BAD_VALUE = "BAD_VALUE"
+    # Writes (schema/mutation_base.py and the mutation modules; DUPLICATE_CODE above)
     STALE_VERSION = "STALE_VERSION"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     PARCEL_ALREADY_LINKED = "PARCEL_ALREADY_LINKED"
