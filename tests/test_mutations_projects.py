@@ -233,6 +233,23 @@ def version_of(api: Api, table: str, code: str) -> int:
     return int(api.scalar(f"SELECT version FROM {table} WHERE code = :c", c=code))
 
 
+async def blocked_on_a_lock(engine: Engine, timeout: float = 20.0) -> None:
+    """Wait until some backend of this database waits for a lock (the racing INSERT)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with engine.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+        if waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the racing write never blocked"
+        await asyncio.sleep(0.05)
+
+
 # ================================================================ projects
 
 
@@ -829,7 +846,7 @@ async def test_racing_link_insert_is_refused_by_the_unique_index_with_the_winner
                     b, project_code=second, parcel_code=parcel, linked_on=TODAY, today=TODAY
                 )
             )
-            await asyncio.sleep(0.5)
+            await blocked_on_a_lock(sync)
             assert not racing.done()  # waiting on A's index entry
             await a.commit()
             with pytest.raises(ParcelAlreadyLinked) as refused:
@@ -1340,6 +1357,7 @@ async def test_database_refusals_come_back_as_the_same_typed_errors(fresh_db_url
         )
 
     engine = create_api_engine(fresh_db_url, role=API_DB_ROLE)
+    sync = create_engine(sync_url(fresh_db_url))
     officer_a = Actor(sub="rls", role=Role.COUNTY_OFFICER, counties=frozenset({A}))
     city = Actor(sub="race", role=Role.CITY_ADMIN)
     common = {"stage_date": TODAY, "today": TODAY}
@@ -1364,7 +1382,7 @@ async def test_database_refusals_come_back_as_the_same_typed_errors(fresh_db_url
                     b, code="RACE-1", county_code=A, values=values(), actor_sub="race", **common
                 )
             )
-            await asyncio.sleep(0.5)
+            await blocked_on_a_lock(sync)
             assert not racing.done()  # waiting on A's unique index entry
             await a.commit()
             with pytest.raises(DuplicateCode):
@@ -1372,6 +1390,7 @@ async def test_database_refusals_come_back_as_the_same_typed_errors(fresh_db_url
             await b.rollback()
     finally:
         await engine.dispose()
+        sync.dispose()
 
 
 async def test_create_project_in_the_development_zone(api: Api) -> None:
