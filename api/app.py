@@ -185,6 +185,7 @@ def create_app(settings: Settings) -> Starlette:
             settings.database_url,
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.statement_timeout_ms,
+            role=settings.db_role or None,
         )
         app.state.engine = engine
         app.state.sessions = read_connections(engine)

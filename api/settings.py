@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.actor import API_DB_ROLE
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
@@ -96,6 +98,7 @@ class Settings:
     statement_timeout_ms: int = 15000
     geojson_precision: int = 8  # decimal digits of degrees: 1e-8° ≈ 1 mm
     workers: int = 1
+    db_role: str = API_DB_ROLE  # SET ROLE on every connection; "" = keep the login role
     reference_date: dt.date | None = (
         None  # 'today' for overdue/as-of defaults; None = the real date
     )
@@ -142,6 +145,7 @@ class Settings:
             statement_timeout_ms=int(e.get("LANDGUARD_STATEMENT_TIMEOUT_MS", "15000")),
             geojson_precision=int(e.get("LANDGUARD_GEOJSON_PRECISION", "8")),
             workers=int(e.get("LANDGUARD_WORKERS", "1")),
+            db_role=e.get("LANDGUARD_DB_ROLE", API_DB_ROLE).strip(),
             reference_date=dt.date.fromisoformat(e["LANDGUARD_REFERENCE_DATE"])
             if e.get("LANDGUARD_REFERENCE_DATE")
             else None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -34,18 +35,47 @@ def create_engine(
     pool_size: int = 8,
     statement_timeout_ms: int | None = None,
     application_name: str = "landguard",
+    role: str | None = None,
 ) -> AsyncEngine:
-    """The async engine the API uses; psycopg's automatic prepared statements stay on."""
+    """The async engine the API uses; psycopg's automatic prepared statements stay on.
+
+    `role`: every new pooled connection runs `SET ROLE <role>` first, so the API works as
+    a role that does not own the tables and row-level security applies to it (migration
+    0004, geo/actor.API_DB_ROLE). None or "" keeps the login role."""
     options = f"-c application_name={application_name}"
     if statement_timeout_ms:
         options += f" -c statement_timeout={statement_timeout_ms}"
-    return create_async_engine(
+    engine = create_async_engine(
         sync_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
         connect_args={"options": options},
     )
+    if role:
+        set_role = "SET ROLE " + quote_identifier(role)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _switch_role(dbapi_connection: Any, connection_record: Any) -> None:
+            # Outside any transaction (autocommit), so the pool's rollback-on-return
+            # cannot undo it; it holds for the connection's life.
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(set_role)
+            finally:
+                cursor.close()
+                dbapi_connection.autocommit = autocommit
+
+    return engine
+
+
+def quote_identifier(name: str) -> str:
+    """A PostgreSQL identifier in double quotes (embedded quotes doubled); NUL refused."""
+    if not name or "\x00" in name:
+        raise ValueError("an identifier must be a non-empty string without NUL")
+    return '"' + name.replace('"', '""') + '"'
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -1,9 +1,14 @@
-"""SQLAlchemy 2 / GeoAlchemy2 mappings of the tables migration 0001 creates.
+"""SQLAlchemy 2 / GeoAlchemy2 mappings of the tables migrations 0001–0004 create.
 
 The migration is the source of truth for the schema (constraints, triggers, generated
 columns); these mappings exist so queries in `geo/` are written against typed columns
 instead of strings. Relationships are deliberately absent: loading is explicit and
 batched (DataLoaders), never lazy.
+
+`version` (project, parcel, approval_item, project_issue) is bumped by a database trigger
+on every UPDATE (migration 0004); the mappings declare it a server-side version counter,
+so an ORM flush updates `WHERE version = <loaded>` and raises StaleDataError when another
+writer got there first. Core `update()` statements add that condition themselves.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -28,7 +34,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo import enums as E
@@ -90,7 +96,12 @@ class Project(Base):
     location: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
     )
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """bumped by trigger on every UPDATE (migration 0004)"""
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "version_id_col": version,
+        "version_id_generator": False,
+    }
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
@@ -128,7 +139,12 @@ class Parcel(Base):
     )
     agreed_start_date: Mapped[dt.date | None] = mapped_column(Date)
     approval_doc: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """bumped by trigger on every UPDATE (migration 0004)"""
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "version_id_col": version,
+        "version_id_generator": False,
+    }
 
 
 class ParcelStatusEvent(Base):
@@ -197,7 +213,12 @@ class ApprovalItem(Base):
     status: Mapped[E.ApprovalStatus] = mapped_column(pg_enum(E.ApprovalStatus, "approval_status"))
     started_on: Mapped[dt.date | None] = mapped_column(Date)
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """bumped by trigger on every UPDATE (migration 0004)"""
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "version_id_col": version,
+        "version_id_generator": False,
+    }
 
 
 class ProtectedZone(Base):
@@ -227,7 +248,12 @@ class ProjectIssue(Base):
     raised_on: Mapped[dt.date] = mapped_column(Date)
     due_date: Mapped[dt.date | None] = mapped_column(Date)
     resolved_on: Mapped[dt.date | None] = mapped_column(Date)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """bumped by trigger on every UPDATE (migration 0004)"""
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "version_id_col": version,
+        "version_id_generator": False,
+    }
 
 
 class IssueEscalation(Base):
@@ -259,3 +285,21 @@ class ParcelOverlay(Base):
     urban_boundary_m2: Mapped[float] = mapped_column(Double)
     conflict: Mapped[bool]
     outside_urban: Mapped[bool]
+
+
+class AuditLog(Base):
+    """审计日志 (migration 0004): written only by triggers, append-only; the API role reads it."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor_sub: Mapped[str] = mapped_column(Text)
+    actor_role: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    county_code: Mapped[str | None] = mapped_column(String(12))
+    table_name: Mapped[str] = mapped_column(Text)
+    object_id: Mapped[int | None] = mapped_column(BigInteger)
+    object_code: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
