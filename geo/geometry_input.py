@@ -143,6 +143,9 @@ def _check(
         )
     if shapely.has_z(geometry):
         raise GeometryInputError("NOT_2D", "only 2-D coordinates are accepted (found a Z value)")
+    if shapely.has_m(geometry):
+        # GEOS ≥ 3.12 reads `MULTIPOLYGON M …`; the M values would reach the WKB otherwise
+        raise GeometryInputError("NOT_2D", "only 2-D coordinates are accepted (found an M value)")
     coords = shapely.get_coordinates(geometry)
     if len(coords) > max_vertices:
         raise GeometryInputError(

@@ -15,6 +15,8 @@ from schema import limits as lim
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
+from schema.mutation_base import ERROR_TYPES
+from schema.mutations_land import LandMutation
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -27,6 +29,7 @@ class LandguardSchema(strawberry.Schema):
 
 
 Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery))
+Mutation = merge_types("Mutation", (LandMutation,))
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
@@ -41,6 +44,8 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
     ]
     return LandguardSchema(
         query=Query,
+        mutation=Mutation,
+        types=list(ERROR_TYPES),
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP, disable_field_suggestions=not limits.field_suggestions
         ),

@@ -48,6 +48,14 @@ class ErrorCode(StrEnum):
     COORDINATE_OUT_OF_RANGE = "COORDINATE_OUT_OF_RANGE"
     INVALID_BBOX = "INVALID_BBOX"
     INVALID_DISTANCE = "INVALID_DISTANCE"
+    # Writes (schema/mutation_base.py and the mutations)
+    STALE_VERSION = "STALE_VERSION"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    # Parcels and quotas (schema/mutations_land.py)
+    PARCEL_OVERLAP = "PARCEL_OVERLAP"
+    OUTSIDE_COUNTY = "OUTSIDE_COUNTY"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    INSUFFICIENT_QUOTA = "INSUFFICIENT_QUOTA"
 
 
 class LandguardError(GraphQLError):

@@ -151,7 +151,7 @@ def user_error(exc: BaseException) -> UserError | None:
                 message=exc.message,
                 field=None,
                 action=str(ext.get("action", "")),
-                county_code=ext.get("countyCode") or ext.get("county_code"),
+                county_code=ext.get("countyCode") or ext.get("county_code") or ext.get("county"),
             )
         if code == ErrorCode.NOT_FOUND.value:
             return NotFoundError(

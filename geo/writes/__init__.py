@@ -1,0 +1,1 @@
+"""Write paths of the store (issue #5): each function works in the caller's transaction."""
