@@ -1,4 +1,4 @@
-"""Command line: `python -m api serve | migrate | seed --demo | downgrade | token`."""
+"""Command line: `python -m api serve | migrate | seed --demo | downgrade | token | import`."""
 
 from __future__ import annotations
 
@@ -61,6 +61,55 @@ def seed_demo(settings: Settings, *, seed: int, if_empty: bool) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def import_file(settings: Settings, args: argparse.Namespace) -> int:
+    """`python -m api import KIND FILE`: exit 0 when written (or a clean dry run), 1 when
+    rows were bad and nothing was written, 2 when the file or the write failed as a whole."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import DBAPIError
+
+    from geo.imports import ImportOptions, Kind, run_import
+    from geo.imports.report import ImportFileError, write_report
+
+    options = ImportOptions(
+        kind=Kind(args.kind),
+        path=Path(args.file),
+        skip_invalid=args.skip_invalid,
+        dry_run=args.dry_run,
+        mode=args.mode,
+        actor_sub=args.actor,
+        layer=args.layer,
+        encoding=args.encoding,
+        srid=args.srid,
+        sheet=args.sheet,
+        max_vertices=args.max_vertices,
+        key_list_year=args.year,
+        plan_type=args.plan_type,
+        source=args.source,
+        progress=True,
+    )
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        result = run_import(engine, options)
+    except ImportFileError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"the write failed, nothing was written: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for error in result.errors:
+        print(error.line(), file=sys.stderr)
+    if args.report:
+        write_report(result, Path(args.report))
+    print(result.text())
+    if result.errors and not (args.skip_invalid and result.written) and not args.dry_run:
+        return 1
+    return 1 if args.dry_run and result.errors else 0
 
 
 _TTL = re.compile(r"^(\d+)([smhd])$")
@@ -169,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--county", action="append", help="GB/T 2260 code (COUNTY_OFFICER; repeatable)")
     t.add_argument("--sub", default="dev", help="the token's subject (user id); default dev")
     t.add_argument("--ttl", type=parse_ttl, default=dt.timedelta(hours=8), help="e.g. 8h, 30m, 7d")
+    _import_parser(sub)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -188,4 +238,43 @@ def main(argv: list[str] | None = None) -> int:
         downgrade(settings, args.revision)
     elif args.cmd == "seed":
         return seed_demo(settings, seed=args.seed, if_empty=args.if_empty)
+    elif args.cmd == "import":
+        return import_file(settings, args)
     return 0
+
+
+def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    i = sub.add_parser(
+        "import",
+        help="bulk import (批量导入) parcels, zones, admin areas (GeoJSON/Shapefile/GeoPackage) "
+        "or projects (.xlsx)",
+        description="Validates every row first; writes nothing when a row is bad unless "
+        "--skip-invalid; one transaction. See README 'Bulk import'.",
+    )
+    i.add_argument("kind", choices=["parcels", "zones", "admin-areas", "projects"])
+    i.add_argument("file", help=".geojson, .shp, .gpkg (spatial) or .xlsx (projects)")
+    i.add_argument("--skip-invalid", action="store_true", help="write the good rows anyway")
+    i.add_argument("--dry-run", action="store_true", help="validate and write, then roll back")
+    i.add_argument(
+        "--mode",
+        choices=["insert", "upsert"],
+        default="insert",
+        help="insert: an existing code is a row error (default); upsert: update it "
+        "(zones, admin areas, projects)",
+    )
+    i.add_argument("--report", help="write the bad rows to FILE.json or FILE.csv")
+    i.add_argument(
+        "--as",
+        dest="actor",
+        default="system:import",
+        metavar="SUB",
+        help="who imports, for the audit trail (default system:import)",
+    )
+    i.add_argument("--layer", help="GeoPackage layer (needed when there are several)")
+    i.add_argument("--encoding", help="attribute encoding of a Shapefile without .cpg, e.g. GBK")
+    i.add_argument("--srid", type=int, help="CRS of a file that does not say (e.g. no .prj)")
+    i.add_argument("--sheet", help="Excel sheet name (default: the first)")
+    i.add_argument("--max-vertices", type=int, default=20_000, help="per geometry")
+    i.add_argument("--year", type=int, help="key-list year of key projects (default: this year)")
+    i.add_argument("--plan-type", help="plan type when the sheet has no column: 计划开工/前期/续建")
+    i.add_argument("--source", help="source note for zones/admin areas (default: the file name)")

@@ -132,7 +132,11 @@ def _geos_message(exc: Exception) -> str:
 
 
 def _check(
-    geometry: BaseGeometry, *, max_vertices: int, allowed_types: frozenset[str] | None
+    geometry: BaseGeometry,
+    *,
+    max_vertices: int,
+    allowed_types: frozenset[str] | None,
+    degrees: bool = True,
 ) -> None:
     if geometry.is_empty:
         raise GeometryInputError("EMPTY_GEOMETRY", "the geometry is empty")
@@ -155,7 +159,7 @@ def _check(
         raise GeometryInputError("INVALID_GEOMETRY", "coordinates must be finite numbers")
     lon, lat = coords[:, 0], coords[:, 1]
     bad = np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))
-    if bad.size:
+    if degrees and bad.size:
         x, y = (float(v) for v in coords[bad[0]])
         hint = (
             " — latitude and longitude look swapped (GeoJSON is lon, lat)"
@@ -212,3 +216,25 @@ def parse_geometry(
         vertices=int(shapely.get_num_coordinates(geometry)),
         bounds=tuple(float(b) for b in geometry.bounds),  # type: ignore[arg-type]
     )
+
+
+def check_geometry(
+    geometry: BaseGeometry,
+    *,
+    max_vertices: int = DEFAULT_MAX_VERTICES,
+    allowed_types: frozenset[str] | None = None,
+    degrees: bool = True,
+) -> None:
+    """The strict checks of `parse_geometry` on an already parsed geometry (bulk import reads
+    WKB from files). `degrees=False` skips the lon/lat range check for projected input, whose
+    extent is checked after PostGIS transforms it."""
+    _check(geometry, max_vertices=max_vertices, allowed_types=allowed_types, degrees=degrees)
+
+
+def parse_geojson_geometry(value: Any) -> BaseGeometry:
+    """Strictly parse one GeoJSON geometry object (no `crs` member: a file's CRS is the
+    file's). Raises GeometryInputError (INVALID_GEOJSON) like `parse_geometry`."""
+    if isinstance(value, dict) and "crs" in value:
+        value = {k: v for k, v in value.items() if k != "crs"}
+    geometry, _ = _from_geojson(value)
+    return geometry

@@ -19,10 +19,12 @@ JINCHENG_BBOX: Final = (111.90, 35.15, 113.70, 36.10)
 35.1870–36.0627 °N; the box adds a margin of at least 0.04° (≈ 4 km) on each side.
 A parcel outside it is a unit, axis-order or CRS mistake (or not Jincheng's business)."""
 
-MAX_PARCEL_VERTICES: Final = 10_000
+MAX_PARCEL_VERTICES: Final = 20_000
 """ST_NPoints cap per parcel. Surveyed cadastral parcels have tens to a few hundred
-vertices; 10,000 leaves room for digitised curves while bounding the cost of the
-validity, overlap and overlay computations each write triggers."""
+vertices; 20,000 leaves room for densely digitised curves while bounding the cost of
+the validity, overlap and overlay computations each write triggers. Equal to
+geo.geometry_input.DEFAULT_MAX_VERTICES, the cap the input parser and the bulk import
+already apply (a test keeps them equal)."""
 
 MIN_PARCEL_AREA_M2: Final = 1.0
 """Smallest legal area (m², Gauss-Krüger plane) a parcel may have: anything smaller is a

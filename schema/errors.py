@@ -48,13 +48,19 @@ class ErrorCode(StrEnum):
     COORDINATE_OUT_OF_RANGE = "COORDINATE_OUT_OF_RANGE"
     INVALID_BBOX = "INVALID_BBOX"
     INVALID_DISTANCE = "INVALID_DISTANCE"
+    # Row checks (bulk import reports these per row; geo.imports.report.IMPORT_CODES)
+    UNKNOWN_COUNTY = "UNKNOWN_COUNTY"
+    UNKNOWN_PROJECT = "UNKNOWN_PROJECT"
+    UNKNOWN_ADMIN_AREA = "UNKNOWN_ADMIN_AREA"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    PARCEL_OVERLAP = "PARCEL_OVERLAP"
+    MISSING_FIELD = "MISSING_FIELD"
+    BAD_VALUE = "BAD_VALUE"
     # Writes (schema/mutation_base.py and the mutations)
     STALE_VERSION = "STALE_VERSION"
     INVALID_TRANSITION = "INVALID_TRANSITION"
-    # Parcels and quotas (schema/mutations_land.py)
-    PARCEL_OVERLAP = "PARCEL_OVERLAP"
+    # Parcels and quotas (schema/mutations_land.py; DUPLICATE_CODE, PARCEL_OVERLAP above)
     OUTSIDE_COUNTY = "OUTSIDE_COUNTY"
-    DUPLICATE_CODE = "DUPLICATE_CODE"
     INSUFFICIENT_QUOTA = "INSUFFICIENT_QUOTA"
 
 

@@ -401,16 +401,20 @@ def _empty() -> Iterable[BadGeometry]:
 
 def _too_many_vertices() -> Iterable[BadGeometry]:
     # A circle of n distinct points has n + 1 vertices (closing point).
-    for n in (MAX_PARCEL_VERTICES, MAX_PARCEL_VERTICES + 1000, 4 * MAX_PARCEL_VERTICES):
+    for n in (MAX_PARCEL_VERTICES, MAX_PARCEL_VERTICES + 1000, 2 * MAX_PARCEL_VERTICES):
         yield BadGeometry(
             f"circle of {n + 1} vertices",
             "too many vertices",
             multipolygon([circle(n)]),
             CK_MAX_VERTICES,
         )
-    parts = [[circle(2000, 50.0, dx=150.0 * i)] for i in range(6)]  # 6 × 2001 vertices
+    n_parts = MAX_PARCEL_VERTICES // 2001 + 1  # each part 2,001 vertices: just over the cap
+    parts = [[circle(2000, 50.0, dx=150.0 * i)] for i in range(n_parts)]
     yield BadGeometry(
-        "six parts of 2,001 vertices", "too many vertices", multipolygon(*parts), CK_MAX_VERTICES
+        f"{n_parts} parts of 2,001 vertices",
+        "too many vertices",
+        multipolygon(*parts),
+        CK_MAX_VERTICES,
     )
 
 

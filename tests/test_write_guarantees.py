@@ -27,6 +27,7 @@ from api.settings import Settings
 from geo import write_rules as W
 from geo.actor import API_DB_ROLE
 from geo.db import create_engine
+from geo.geometry_input import DEFAULT_MAX_VERTICES
 from tests.geometry_corpus import (
     StoredParcel,
     circle,
@@ -117,7 +118,7 @@ def test_migration_constants_match_geo() -> None:
     m = _migration()
     assert m.API_ROLE == API_DB_ROLE
     assert m.BBOX == W.JINCHENG_BBOX
-    assert m.MAX_VERTICES == W.MAX_PARCEL_VERTICES
+    assert m.MAX_VERTICES == W.MAX_PARCEL_VERTICES == DEFAULT_MAX_VERTICES
     assert m.MIN_AREA_M2 == W.MIN_PARCEL_AREA_M2
     assert m.LOCK_KEY == W.PARCEL_WRITE_LOCK_KEY
     names = set(m.GEOM_CHECKS) | {W.CK_FINITE, W.NO_SHARED_AREA}
@@ -290,7 +291,7 @@ def test_clockwise_rings_are_stored_counter_clockwise(db: psycopg.Connection[Any
 def test_vertex_cap_is_inclusive_and_srid_0_takes_the_column_srid(
     db: psycopg.Connection[Any],
 ) -> None:
-    at_cap = multipolygon([circle(W.MAX_PARCEL_VERTICES - 1)])  # closing point makes 10,000
+    at_cap = multipolygon([circle(W.MAX_PARCEL_VERTICES - 1)])  # + the closing point = the cap
     in_range_no_srid = multipolygon([square(1000, 0, 100)]).replace("SRID=4490;", "SRID=0;")
     with db.transaction():
         act(db)

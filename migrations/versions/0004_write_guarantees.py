@@ -60,7 +60,7 @@ depends_on: str | Sequence[str] | None = None
 # checks they agree).
 API_ROLE = "landguard_api"
 BBOX = (111.90, 35.15, 113.70, 36.10)
-MAX_VERTICES = 10_000
+MAX_VERTICES = 20_000
 MIN_AREA_M2 = 1.0
 LOCK_KEY = 0x4C47_0001
 
