@@ -164,8 +164,13 @@ async def check_in_county(
     found, outside = await county_of(session, g, facts, [county_code])
     if found == county_code:
         return
-    elsewhere, _ = await county_of(session, g, facts, all_counties)
-    hint = f"; it lies in {elsewhere}" if elsewhere else "; it crosses a county boundary"
+    elsewhere, left_over = await county_of(session, g, facts, all_counties)
+    if elsewhere:
+        hint = f"; it lies in {elsewhere}"
+    elif left_over >= facts.area_m2 - OUTSIDE_COUNTY_TOLERANCE_M2:
+        hint = "; it lies outside all six county-level units"
+    else:
+        hint = "; it crosses a county boundary"
     raise WriteRefused(
         "OUTSIDE_COUNTY",
         f"地块不在所填县（市、区）内 the geometry is not inside county {county_code}: "
