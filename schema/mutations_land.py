@@ -281,10 +281,18 @@ def _ledger_error(exc: ledger.LedgerError) -> UserError:
             object_type=exc.what,
             key=str(exc.key),
         )
-    field = ["input", _camel(exc.field)] if isinstance(exc, ledger.BadInput) else ["input"]
-    if isinstance(exc, ledger.BadAmount):
-        field = ["input", "amount"]
+    field = ["input"]  # BadAmount: amountM2 or amountMu, whichever was given
+    if isinstance(exc, ledger.BadInput):
+        field = ["input", _LEDGER_FIELDS.get(exc.field, _camel(exc.field))]
     return InputError(code=ErrorCode.BAD_USER_INPUT.value, message=message, field=field)
+
+
+_LEDGER_FIELDS = {
+    "approved_on": "occurredOn",
+    "withdrawn_on": "occurredOn",
+    "to_holder_code": "countyCode",
+}
+"""geo.ledger's argument names → this module's input fields, where they differ."""
 
 
 def _camel(name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import struct
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import shapely
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import AuthSettings
@@ -1072,6 +1074,20 @@ ALLOWED: dict[str, tuple[bool, ...]] = {
     "allocateQuota 140500":           (N, Y, Y, N, N, N, N),
     "transferQuotaFromPool →140521":  (N, Y, Y, N, N, N, N),
 }  # fmt: skip
+AUDITED: dict[str, list[tuple[str, str, str]]] = {
+    # (table, action, county) of the audit rows one allowed call writes: one per changed row
+    "createParcel 140521": [("parcel", "INSERT", "140521")],
+    "createParcel 140525": [("parcel", "INSERT", "140525")],
+    "updateParcel 140521": [("parcel", "UPDATE", "140521")],
+    "updateParcel 140521→140525": [("parcel", "UPDATE", "140525")],
+    "changeParcelStatus 140521": [("parcel", "UPDATE", "140521")],
+    "allocateQuota 140521": [("land_quota_entry", "INSERT", "140521")],
+    "allocateQuota 140500": [("land_quota_entry", "INSERT", "140500")],
+    "transferQuotaFromPool →140521": [
+        ("land_quota_entry", "INSERT", "140500"),
+        ("land_quota_entry", "INSERT", "140521"),
+    ],
+}
 
 
 async def test_role_county_mutation_matrix(land: Land) -> None:
@@ -1144,9 +1160,11 @@ async def test_role_county_mutation_matrix(land: Land) -> None:
             row.append(allowed)
             if allowed:
                 audit = land.audit_since(after)
-                assert audit and all(
-                    a.actor_sub == f"m-{label}" and a.actor_role == role for a in audit
+                assert (
+                    sorted((a.table_name, a.action, a.county_code) for a in audit)
+                    == (AUDITED[mutation])
                 ), (mutation, label, audit)
+                assert {(a.actor_sub, a.actor_role) for a in audit} == {(f"m-{label}", role)}
             else:
                 err = body["errors"][0]
                 assert err["__typename"] == "ForbiddenError", (mutation, label, err)
@@ -1278,6 +1296,48 @@ async def test_database_refusals_map_to_the_precheck_errors(
         db.dispose()
 
 
+async def test_database_refuses_unbound_actor_and_direct_balance_writes(
+    api_sessions: Any, fresh_db_url: str
+) -> None:
+    """LG002 (the API role writing without an actor) comes back as FORBIDDEN; the API role
+    may lock quota balance rows (geo.ledger) but not write them."""
+    db = create_engine(fresh_db_url)
+    try:
+        wkt = gk_square(db, RACE_SPOT, 4546, 0, 0, 200)
+    finally:
+        db.dispose()
+    g = parse_geometry(wkt, fmt="WKT")
+    try:
+        async with api_sessions() as s, s.begin():
+            await s.execute(text("SELECT set_config('landguard.counties', '*', true)"))
+            await parcel_writes.create_parcel(
+                s,
+                code="NO-ACTOR",
+                county_code="140521",
+                geometry=g,
+                land_class=LandClass.FARMLAND,
+                name=None,
+                registered_on=REF,
+                actor_sub="nobody",
+                all_counties=SIX,
+            )
+        raise AssertionError("written without an actor")
+    except WriteRefused as exc:
+        assert exc.code == "FORBIDDEN" and "no actor" in exc.message
+    async with api_sessions() as s, s.begin():
+        await bind_actor(s, Actor(sub="direct", role=Role.LAND_BUREAU))
+        locked = await s.execute(
+            text(
+                "SELECT balance_m2 FROM land_quota_balance WHERE year = 2024 "
+                "AND holder_code = '140500' AND kind = 'NEW_CONSTRUCTION' FOR NO KEY UPDATE"
+            )
+        )
+        assert locked.scalar_one() == Decimal("720000.01")
+        with pytest.raises(DBAPIError, match="kept by the ledger trigger"):
+            async with s.begin_nested():
+                await s.execute(text("UPDATE land_quota_balance SET balance_m2 = 1"))
+
+
 def test_transition_table() -> None:
     from geo.enums import LandStatus as S
     from geo.writes.parcel_status import back_targets, forward_targets
@@ -1294,3 +1354,28 @@ def test_transition_table() -> None:
     assert back_targets(S.REGISTERED) == [S.APPROVED_UNSUPPLIED, S.SUPPLIED, S.LAND_PLANNING_PERMIT]
     assert back_targets(S.IDLE) == [S.SUPPLIED, S.LAND_PLANNING_PERMIT, S.REGISTERED]
     assert back_targets(S.LAPSED) == [S.APPROVED_UNSUPPLIED]
+
+
+async def test_readme_worked_example(land: Land) -> None:
+    """README "Writing (mutations)": the curl example's body, its answer and the repeats."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start_at = readme.index("### Parcels and land quotas")
+    block = readme[start_at:].split("-d @- <<'JSON'\n", 1)[1].split("\nJSON\n", 1)[0]
+    body = json.loads(block)
+    token = land.token("LAND_BUREAU", sub="bureau-1")
+    parcel = ok(await land.gql(body["query"], body["variables"], token))["parcel"]
+    assert parcel["code"] == "DK-140521-90001"
+    assert round(parcel["areaM2"], 2) == 1001426.93
+    assert round(parcel["areaMu"], 2) == 1502.14
+    assert (parcel["gkZoneSrid"], parcel["procedureStatus"], parcel["version"]) == (
+        4547,
+        "DEMAND",
+        1,
+    )
+    again = error_of(await land.gql(body["query"], body["variables"], token))
+    assert again["code"] == "DUPLICATE_CODE"
+    other = body["variables"]["input"] | {"code": "DK-140521-90002"}
+    overlap = await land.gql(CREATE, {"input": other}, token)
+    err = error_of(overlap)
+    assert (err["code"], err["otherParcelCode"]) == ("PARCEL_OVERLAP", "DK-140521-90001")
+    assert err["sharedAreaM2"] == 1001426.93

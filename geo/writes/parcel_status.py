@@ -8,8 +8,10 @@ The rule (DESIGN.md §2, geo.guarantee_rules.LAND_CHAIN):
 - back: to an earlier status, only with a non-empty reason. Quota follows the approval,
   so a step back never crosses it silently: from APPROVED_UNSUPPLIED the only way back is
   the withdrawal to DOSSIER_PREP (撤回, credits the debit back, geo.ledger), and from
-  later statuses (or LAPSED) back at most to APPROVED_UNSUPPLIED; IDLE goes back to the
-  supplied status it left.
+  later statuses (or LAPSED) back at most to APPROVED_UNSUPPLIED; IDLE goes back to a
+  supplied status.
+- a lapse (LAPSED) gives no quota back (the approval used it); going back from LAPSED is
+  only the correction to APPROVED_UNSUPPLIED (a lapse recorded in error);
 - the step to APPROVED_UNSUPPLIED debits the county's NEW_CONSTRUCTION quota
   (geo.ledger.debit_on_approval, which also records the status and its event); SUPPLIED
   needs a supply method; every step is dated, not in the future and not before the
