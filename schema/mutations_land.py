@@ -55,7 +55,7 @@ from schema.mutation_base import (
     user_error,
     write_transaction,
 )
-from schema.permissions import COUNTY_CODES, Action, require
+from schema.permissions import COUNTY_CODES, PERMISSIONS, Action, require
 from schema.types import LandQuota, Parcel
 
 Info = strawberry.Info[Context, None]
@@ -328,8 +328,17 @@ def _domain(enum: Any, value: Any) -> Any:
     return None if value is None else enum(value.value if hasattr(value, "value") else value)
 
 
-async def _parcel_county(info: Info, code: str) -> str:
+def _require_role(info: Info, action: Action) -> None:
+    """UNAUTHENTICATED/FORBIDDEN before anything is read, when the role cannot do `action`
+    in any county (the county half of the check needs the object, read next)."""
+    actor = info.context.actor
+    if actor is None or action not in PERMISSIONS.get(actor.role, frozenset()):
+        require(actor, action, None)
+
+
+async def _parcel_county(info: Info, code: str, action: Action) -> str:
     """The parcel's county (read before the write: the permission check needs it)."""
+    _require_role(info, action)
     async with info.context.sessions() as s:
         county = (
             await s.execute(text("SELECT county_code FROM parcel WHERE code = :c"), {"c": code})
@@ -431,7 +440,7 @@ class LandMutation:
     )
     async def update_parcel(self, info: Info, input: UpdateParcelInput) -> ParcelPayload:
         try:
-            county = await _parcel_county(info, input.code)
+            county = await _parcel_county(info, input.code, Action.PARCEL_UPDATE)
             async with write_transaction(info, Action.PARCEL_UPDATE, [county]) as s:
                 locked = await parcels.lock_parcel(s, input.code, input.version)
                 if locked.county_code != county:  # moved meanwhile: check its county now
@@ -482,7 +491,7 @@ class LandMutation:
         self, info: Info, input: ChangeParcelStatusInput
     ) -> ParcelPayload:
         try:
-            county = await _parcel_county(info, input.code)
+            county = await _parcel_county(info, input.code, Action.PARCEL_STATUS)
             async with write_transaction(info, Action.PARCEL_STATUS, [county]) as s:
                 locked = await parcels.lock_parcel(s, input.code, input.version)
                 if locked.county_code != county:

@@ -694,6 +694,10 @@ async def test_update_geometry_rules(land: Land) -> None:
         await land.admin(UPDATE, {"input": {"code": "NOPE", "version": 1, "name": "x"}})
     )
     assert missing["code"] == "NOT_FOUND"
+    # who may not edit parcels at all learns nothing about which codes exist
+    probe = {"input": {"code": "NOPE", "version": 1, "name": "x"}}
+    assert error_of(await land.gql(UPDATE, probe))["code"] == "UNAUTHENTICATED"
+    assert error_of(await land.gql(UPDATE, probe, land.token("ANALYST")))["code"] == "FORBIDDEN"
     assert land.counts() == before
     # shrinking it (sharing UB's edge is fine) and changing the class move the area
     edge = land.scalar(
