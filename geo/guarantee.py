@@ -36,6 +36,41 @@ _STATUS_AS_OF = """
 _PRIORITY = "project_priority_tier(pr.categories, pr.is_key, pr.signing_status)"
 """guarantee_rules.PRIORITY_TIERS as the SQL function of migration 0003 (a test compares)."""
 
+
+def _quota(source: str, on_date: str) -> str:
+    """Each holder's account for the plan year: from the ledger (as of a date) or from its
+    trigger-kept sums (now)."""
+    return f"""
+quota AS (
+    SELECT holder_code,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
+           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
+           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
+           sum(amount_m2) AS remaining
+      FROM {source}
+     WHERE year = :year AND kind = 'NEW_CONSTRUCTION'{on_date}
+     GROUP BY holder_code
+)"""
+
+
+_RANKED = f"""ranked AS (
+    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
+           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
+               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
+      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
+),
+covered AS (
+    SELECT r.*,
+           CASE WHEN r.conflict THEN 0
+                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
+                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
+      FROM ranked r
+)"""
+"""Cover in priority order within each county (both paths): `projects` → ranked → covered."""
+
+
 _CTES = f"""
 WITH pstatus AS ({{status}}),
 links AS (
@@ -56,17 +91,7 @@ demand_parcels AS (
        AND NOT EXISTS (SELECT 1 FROM project_stage_event e
                         WHERE e.project_id = pr.id AND e.stage = 'COMPLETED' AND e.entered_on <= :d)
 ),
-quota AS (
-    SELECT holder_code,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
-           sum(amount_m2) AS remaining
-      FROM land_quota_entry
-     WHERE year = :year AND kind = 'NEW_CONSTRUCTION' AND effective_on <= :d
-     GROUP BY holder_code
-),
+{_quota("land_quota_entry", "AND effective_on <= :d")},
 projects AS (
     SELECT dp.project_id, dp.county_code, dp.is_key, pr.code, pr.name, pr.planned_start,
            {_PRIORITY} AS tier,
@@ -76,33 +101,9 @@ projects AS (
       FROM demand_parcels dp JOIN project pr ON pr.id = dp.project_id
      GROUP BY dp.project_id, dp.county_code, dp.is_key, pr.code, pr.name, pr.planned_start, tier
 ),
-ranked AS (
-    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
-           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
-               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
-      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
-),
-covered AS (
-    SELECT r.*,
-           CASE WHEN r.conflict THEN 0
-                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
-                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
-      FROM ranked r
-)"""
+{_RANKED}"""
 
-_QUOTA_NOW = """
-quota AS (
-    SELECT holder_code,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'ALLOCATION'), 0) AS allocated,
-           coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_IN'), 0) AS from_pool,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type = 'POOL_TRANSFER_OUT'), 0) AS to_counties,
-           -coalesce(sum(amount_m2) FILTER (WHERE entry_type IN ('APPROVAL_DEBIT', 'WITHDRAWAL_CREDIT')), 0) AS used,
-           sum(amount_m2) AS remaining
-      FROM land_quota_tally
-     WHERE year = :year AND kind = 'NEW_CONSTRUCTION'
-     GROUP BY holder_code
-)"""
+_QUOTA_NOW = _quota("land_quota_tally", "")
 
 _CTES_NOW = f"""
 WITH {_QUOTA_NOW},
@@ -113,67 +114,42 @@ projects AS (
       FROM project_land_demand d JOIN project pr ON pr.id = d.project_id
      WHERE (CAST(:county AS varchar) IS NULL OR d.county_code = :county)
 ),
-ranked AS (
-    SELECT p.*, coalesce(q.remaining, 0) AS county_remaining,
-           coalesce(sum(p.demand) FILTER (WHERE NOT p.conflict) OVER (
-               PARTITION BY p.county_code ORDER BY p.tier, p.planned_start NULLS LAST, p.code
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_in_county
-      FROM projects p LEFT JOIN quota q ON q.holder_code = p.county_code
-),
-covered AS (
-    SELECT r.*,
-           CASE WHEN r.conflict THEN 0
-                WHEN r.county_remaining - r.before_in_county >= r.demand - {_TOLERANCE} THEN r.demand
-                ELSE greatest(0, r.county_remaining - r.before_in_county) END AS covered
-      FROM ranked r
-)"""
+{_RANKED}"""
 
-# One ordered pass over the demand rows (index project_land_demand_rank_idx): a project is
-# at risk when in conflict, or when the demand up to and including it in the county's
-# priority order exceeds the remaining quota (the covered projects are exactly a prefix).
+# The sums come from county_demand_tally; one ordered pass per county over its demand rows
+# (index project_land_demand_rank_idx, no sort) counts the projects at risk: in conflict,
+# or the demand up to and including it in priority order exceeds the remaining quota (the
+# covered projects are exactly a prefix).
 _COUNTIES_NOW_SQL = f"""
-WITH {_QUOTA_NOW},
-ranked AS (
-    SELECT d.county_code, d.is_key, d.demand_m2, d.conflict_parcels, d.conflict_demand_m2,
-           d.farmland_m2, d.redline_m2, d.outside_urban_parcels,
-           sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
-               PARTITION BY d.county_code ORDER BY d.tier, d.planned_start, d.code
-               ROWS UNBOUNDED PRECEDING) AS through
-      FROM project_land_demand d
-     WHERE (CAST(:county AS varchar) IS NULL OR d.county_code = :county)
-),
-per_county AS (
-    SELECT r.county_code,
-           sum(r.demand_m2) FILTER (WHERE r.is_key) AS demand_key,
-           sum(r.demand_m2) FILTER (WHERE NOT r.is_key) AS demand_other,
-           count(*) FILTER (WHERE r.conflict_parcels > 0
-                               OR (r.demand_m2 > 0
-                                   AND r.through > coalesce(q.remaining, 0) + {_TOLERANCE})) AS at_risk,
-           sum(r.conflict_parcels) AS conflict_parcels,
-           sum(r.farmland_m2) AS farmland_m2, sum(r.redline_m2) AS redline_m2,
-           sum(r.conflict_demand_m2) FILTER (WHERE r.is_key) AS key_conflict_demand,
-           sum(r.outside_urban_parcels) AS outside_urban_parcels
-      FROM ranked r LEFT JOIN quota q ON q.holder_code = r.county_code
-     GROUP BY r.county_code
-)
+WITH {_QUOTA_NOW}
 SELECT a.code AS county_code,
-       coalesce(pc.demand_key, 0) AS demand_key, coalesce(pc.demand_other, 0) AS demand_other,
+       coalesce(dt.demand_key_m2, 0) AS demand_key, coalesce(dt.demand_other_m2, 0) AS demand_other,
        coalesce(q.allocated, 0) AS allocated, coalesce(q.from_pool, 0) AS from_pool,
        coalesce(q.used, 0) AS used, coalesce(q.remaining, 0) AS remaining,
        coalesce(st.approved_m2, 0) AS approved, coalesce(st.supplied_m2, 0) AS supplied,
        coalesce(sk.approved_unsupplied_m2, 0) AS approved_unsupplied,
        coalesce(sk.approved_unsupplied_parcels, 0) AS approved_unsupplied_parcels,
-       coalesce(pc.conflict_parcels, 0) AS conflict_parcels,
-       coalesce(pc.farmland_m2, 0) AS conflict_farmland_m2,
-       coalesce(pc.redline_m2, 0) AS conflict_redline_m2,
-       coalesce(pc.key_conflict_demand, 0) AS key_conflict_demand,
-       coalesce(pc.outside_urban_parcels, 0) AS outside_urban_parcels,
-       coalesce(pc.at_risk, 0) AS at_risk_projects
+       coalesce(dt.conflict_parcels, 0) AS conflict_parcels,
+       coalesce(dt.farmland_m2, 0) AS conflict_farmland_m2,
+       coalesce(dt.redline_m2, 0) AS conflict_redline_m2,
+       coalesce(dt.key_conflict_demand_m2, 0) AS key_conflict_demand,
+       coalesce(dt.outside_urban_parcels, 0) AS outside_urban_parcels,
+       risk.at_risk AS at_risk_projects
   FROM admin_area a
-  LEFT JOIN per_county pc ON pc.county_code = a.code
   LEFT JOIN quota q ON q.holder_code = a.code
+  LEFT JOIN county_demand_tally dt ON dt.county_code = a.code
   LEFT JOIN county_step_tally st ON st.county_code = a.code AND st.year = :year
   LEFT JOIN county_stock_tally sk ON sk.county_code = a.code
+ CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (
+                 WHERE w.conflict_parcels > 0
+                    OR (w.demand_m2 > 0 AND w.through > coalesce(q.remaining, 0) + {_TOLERANCE})) AS at_risk
+        FROM (SELECT d.conflict_parcels, d.demand_m2,
+                     sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
+                         ORDER BY d.tier, d.planned_start, d.code ROWS UNBOUNDED PRECEDING) AS through
+                FROM project_land_demand d
+               WHERE d.county_code = a.code) w
+ ) risk
  WHERE a.kind IN ('DISTRICT', 'COUNTY', 'COUNTY_CITY')
    AND (CAST(:county AS varchar) IS NULL OR a.code = :county)
  ORDER BY a.code"""

@@ -58,21 +58,26 @@ GuaranteeKey = tuple[int, dt.date | None]
 """(plan year, as-of date or None for today's statuses)."""
 
 
-def _guarantee_ranking(
-    sessions: SessionFactory, today: dt.date
-) -> DataLoader[GuaranteeKey, list[Row[Any]]]:
-    """The city-wide project ranking (county cover and pool share) of a year and date: one
-    statement per distinct key, shared by atRiskProjects, Project.landStatus and the pool plan."""
+def _per_key(
+    sessions: SessionFactory, fetch: Callable[[Any, K], Awaitable[Sequence[Row[Any]]]]
+) -> DataLoader[K, list[Row[Any]]]:
+    """One statement per distinct key, all on one connection: for whole-answer queries
+    (a ranking, an at-risk list) that many fields of one request share."""
 
-    async def load(keys: Sequence[GuaranteeKey]) -> list[list[Row[Any]]]:
-        found: dict[GuaranteeKey, list[Row[Any]]] = {}
+    async def load(keys: Sequence[K]) -> list[list[Row[Any]]]:
+        found: dict[K, list[Row[Any]]] = {}
         async with sessions() as session:
-            for year, as_of in dict.fromkeys(keys):
-                rows = await guarantee.project_rows(session, year=year, as_of=as_of)
-                found[(year, as_of)] = list(rows)
+            for key in dict.fromkeys(keys):
+                found[key] = list(await fetch(session, key))
         return [found[k] for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+def _guarantee_ranking(sessions: SessionFactory) -> DataLoader[GuaranteeKey, list[Row[Any]]]:
+    """The city-wide project ranking (county cover and pool share) of a year and date,
+    shared by atRiskProjects (as of a date), Project.landStatus and the pool plan."""
+    return _per_key(sessions, lambda s, k: guarantee.project_rows(s, year=k[0], as_of=k[1]))
 
 
 AtRiskKey = tuple[int, int | None]
@@ -80,18 +85,9 @@ AtRiskKey = tuple[int, int | None]
 
 
 def _guarantee_at_risk(sessions: SessionFactory) -> DataLoader[AtRiskKey, list[Row[Any]]]:
-    """Every county's at-risk projects now, first N each: one statement per distinct key
-    (the six counties of a landGuarantee answer share it)."""
-
-    async def load(keys: Sequence[AtRiskKey]) -> list[list[Row[Any]]]:
-        found: dict[AtRiskKey, list[Row[Any]]] = {}
-        async with sessions() as session:
-            for year, first in dict.fromkeys(keys):
-                rows = await guarantee.at_risk_rows(session, year=year, first=first)
-                found[(year, first)] = list(rows)
-        return [found[k] for k in keys]
-
-    return DataLoader(load_fn=load)
+    """Every county's at-risk projects now, first N each (the six counties of a
+    landGuarantee answer share one statement)."""
+    return _per_key(sessions, lambda s, k: guarantee.at_risk_rows(s, year=k[0], first=k[1]))
 
 
 ParcelsOnKey = tuple[int, dt.date, bool]
@@ -137,7 +133,7 @@ class Loaders:
         self.quota_entries: DataLoader[tuple[int, str, str], list[Any]] = _batch(
             sessions, quotas.entries_by_account, list
         )
-        self.guarantee_ranking = _guarantee_ranking(sessions, today)
+        self.guarantee_ranking = _guarantee_ranking(sessions)
         self.guarantee_at_risk = _guarantee_at_risk(sessions)
         self.project_parcels_on = _project_parcels_on(sessions)
         self.parcel_conflicts: DataLoader[int, list[Row[Any]]] = _batch(

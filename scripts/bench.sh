@@ -3,7 +3,8 @@
 #   scripts/bench.sh run [--parcels N] [--duration S] [--clients C] [--warmup S] [-- run.py options]
 #   scripts/bench.sh generate [--parcels N]
 # `run` starts the embedded cluster (scripts/db.sh), loads the synthetic data set into the
-# database landguard_bench when it is missing or holds another parcel count, starts the API
+# database landguard_bench (landguard_bench1m for --parcels 1000000, landguard_bench_N
+# otherwise) when it is missing or holds another parcel count, starts the API
 # on a free port against it, runs bench/run.py (API over HTTP vs. the same SQL in pgbench)
 # and stops the API again. BENCH_DATABASE_URL points it at another server instead.
 source "$(dirname "$0")/common.sh"
@@ -37,6 +38,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$PARCELS" =~ ^[0-9]+$ ]] || die "--parcels must be a number"
+# one database per size, so a million-parcel run never replaces the 100,000 set
+case "$PARCELS" in
+  100000) ;;
+  1000000) BENCH_DB=landguard_bench1m ;;
+  *) BENCH_DB=landguard_bench_$PARCELS ;;
+esac
 
 cd "$ROOT"
 [ -x "$PY" ] || bash "$ROOT/scripts/bootstrap.sh"

@@ -1311,8 +1311,9 @@ async def test_demo_statement_count_is_constant(gql: Any, count_sql: Any) -> Non
         assert len(body["data"]["projects"]["edges"]) == n
         counts.append(counter.count)
     # projects, parcels, ranking, project parcels, approval items, overlay, conflicts of the
-    # page's parcels and of the projects' conflicting parcels (absent when none conflicts)
-    assert counts[0] <= counts[1] == counts[2] <= 8, counts
+    # page's parcels and of the projects' conflicting parcels (absent when none conflicts):
+    # at most 8 whatever the page size (40× more objects, no more statements)
+    assert max(counts) <= 8, counts
 
 
 @pytest.fixture

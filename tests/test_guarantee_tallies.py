@@ -47,6 +47,26 @@ EXPECTED = {
           JOIN parcel_overlay o ON o.parcel_id = p.id
          WHERE p.procedure_status IN ({DEMAND}) AND pr.stage <> 'COMPLETED'
          GROUP BY pr.id, p.county_code""",
+    "county_demand_tally": f"""
+        SELECT county_code, coalesce(sum(demand) FILTER (WHERE is_key), 0),
+               coalesce(sum(demand) FILTER (WHERE NOT is_key), 0),
+               sum(conflicts), round(sum(farmland), 3), round(sum(redline), 3),
+               coalesce(sum(conflict_demand) FILTER (WHERE is_key), 0), sum(outside), count(*)
+          FROM (SELECT pr.id, p.county_code, pr.is_key,
+                       sum(round(p.new_construction_area_m2::numeric, 2)) AS demand,
+                       count(*) FILTER (WHERE o.conflict) AS conflicts,
+                       coalesce(sum(round(p.new_construction_area_m2::numeric, 2))
+                                FILTER (WHERE o.conflict), 0) AS conflict_demand,
+                       sum(o.basic_farmland_m2::numeric) AS farmland,
+                       sum(o.redline_m2::numeric) AS redline,
+                       count(*) FILTER (WHERE o.outside_urban) AS outside
+                  FROM parcel p
+                  JOIN project_parcel l ON l.parcel_id = p.id AND l.unlinked_on IS NULL
+                  JOIN project pr ON pr.id = l.project_id
+                  JOIN parcel_overlay o ON o.parcel_id = p.id
+                 WHERE p.procedure_status IN ({DEMAND}) AND pr.stage <> 'COMPLETED'
+                 GROUP BY pr.id, p.county_code) per_project
+         GROUP BY county_code""",
     "county_step_tally": f"""
         SELECT county_code, year, sum(approved) AS approved, sum(supplied) AS supplied FROM (
             SELECT p.county_code, extract(year FROM e.occurred_on)::smallint AS year,
@@ -74,6 +94,11 @@ KEPT = {
                round(farmland_m2::numeric, 3), round(redline_m2::numeric, 3),
                outside_urban_parcels
           FROM project_land_demand""",
+    "county_demand_tally": """
+        SELECT county_code, demand_key_m2, demand_other_m2, conflict_parcels,
+               round(farmland_m2, 3), round(redline_m2, 3), key_conflict_demand_m2,
+               outside_urban_parcels, projects
+          FROM county_demand_tally WHERE projects <> 0""",
     # rows whose every sum went back to zero carry no information
     "county_step_tally": """
         SELECT county_code, year, approved_m2, supplied_m2 FROM county_step_tally

@@ -12,48 +12,35 @@ quota AS (
       FROM land_quota_tally
      WHERE year = :year AND kind = 'NEW_CONSTRUCTION'
      GROUP BY holder_code
-),
-ranked AS (
-    SELECT d.county_code, d.is_key, d.demand_m2, d.conflict_parcels, d.conflict_demand_m2,
-           d.farmland_m2, d.redline_m2, d.outside_urban_parcels,
-           sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
-               PARTITION BY d.county_code ORDER BY d.tier, d.planned_start, d.code
-               ROWS UNBOUNDED PRECEDING) AS through
-      FROM project_land_demand d
-     WHERE true
-),
-per_county AS (
-    SELECT r.county_code,
-           sum(r.demand_m2) FILTER (WHERE r.is_key) AS demand_key,
-           sum(r.demand_m2) FILTER (WHERE NOT r.is_key) AS demand_other,
-           count(*) FILTER (WHERE r.conflict_parcels > 0
-                               OR (r.demand_m2 > 0
-                                   AND r.through > coalesce(q.remaining, 0) + 0.005)) AS at_risk,
-           sum(r.conflict_parcels) AS conflict_parcels,
-           sum(r.farmland_m2) AS farmland_m2, sum(r.redline_m2) AS redline_m2,
-           sum(r.conflict_demand_m2) FILTER (WHERE r.is_key) AS key_conflict_demand,
-           sum(r.outside_urban_parcels) AS outside_urban_parcels
-      FROM ranked r LEFT JOIN quota q ON q.holder_code = r.county_code
-     GROUP BY r.county_code
 )
 SELECT a.code AS county_code,
-       coalesce(pc.demand_key, 0) AS demand_key, coalesce(pc.demand_other, 0) AS demand_other,
+       coalesce(dt.demand_key_m2, 0) AS demand_key, coalesce(dt.demand_other_m2, 0) AS demand_other,
        coalesce(q.allocated, 0) AS allocated, coalesce(q.from_pool, 0) AS from_pool,
        coalesce(q.used, 0) AS used, coalesce(q.remaining, 0) AS remaining,
        coalesce(st.approved_m2, 0) AS approved, coalesce(st.supplied_m2, 0) AS supplied,
        coalesce(sk.approved_unsupplied_m2, 0) AS approved_unsupplied,
        coalesce(sk.approved_unsupplied_parcels, 0) AS approved_unsupplied_parcels,
-       coalesce(pc.conflict_parcels, 0) AS conflict_parcels,
-       coalesce(pc.farmland_m2, 0) AS conflict_farmland_m2,
-       coalesce(pc.redline_m2, 0) AS conflict_redline_m2,
-       coalesce(pc.key_conflict_demand, 0) AS key_conflict_demand,
-       coalesce(pc.outside_urban_parcels, 0) AS outside_urban_parcels,
-       coalesce(pc.at_risk, 0) AS at_risk_projects
+       coalesce(dt.conflict_parcels, 0) AS conflict_parcels,
+       coalesce(dt.farmland_m2, 0) AS conflict_farmland_m2,
+       coalesce(dt.redline_m2, 0) AS conflict_redline_m2,
+       coalesce(dt.key_conflict_demand_m2, 0) AS key_conflict_demand,
+       coalesce(dt.outside_urban_parcels, 0) AS outside_urban_parcels,
+       risk.at_risk AS at_risk_projects
   FROM admin_area a
-  LEFT JOIN per_county pc ON pc.county_code = a.code
   LEFT JOIN quota q ON q.holder_code = a.code
+  LEFT JOIN county_demand_tally dt ON dt.county_code = a.code
   LEFT JOIN county_step_tally st ON st.county_code = a.code AND st.year = :year
   LEFT JOIN county_stock_tally sk ON sk.county_code = a.code
+ CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (
+                 WHERE w.conflict_parcels > 0
+                    OR (w.demand_m2 > 0 AND w.through > coalesce(q.remaining, 0) + 0.005)) AS at_risk
+        FROM (SELECT d.conflict_parcels, d.demand_m2,
+                     sum(d.demand_m2) FILTER (WHERE d.conflict_parcels = 0) OVER (
+                         ORDER BY d.tier, d.planned_start, d.code ROWS UNBOUNDED PRECEDING) AS through
+                FROM project_land_demand d
+               WHERE d.county_code = a.code) w
+ ) risk
  WHERE a.kind IN ('DISTRICT', 'COUNTY', 'COUNTY_CITY')
    AND true
  ORDER BY a.code;

@@ -16,6 +16,8 @@ million (measured, 2 cores), so it is kept incrementally:
   Refreshed by statement-level triggers for exactly the projects a statement touched via
   parcel, parcel_overlay, project_parcel or project; a refresh locks the projects' rows
   first so two concurrent writers cannot leave a stale aggregate behind.
+- `county_demand_tally`: the county sums of `project_land_demand`, kept by deltas, so the
+  ranking pass over the demand rows only counts the projects at risk.
 - `parcel_land_step` → `county_step_tally`: per parcel and plan year, the area approved
   (still approved now) and supplied that year; the county sums are kept by deltas.
 - `county_stock_tally`: 批而未供 area and count per county, kept by deltas from parcel.
@@ -38,6 +40,30 @@ depends_on: str | Sequence[str] | None = None
 
 # Frozen copies of geo/guarantee_rules.py (a test checks they still agree).
 DEMAND = "'DEMAND', 'PRE_REVIEWED', 'DOSSIER_PREP', 'SUBMITTED'"
+
+
+def _delta(rows: str) -> str:
+    """Add the signed rows' sums to county_demand_tally (+ new images, − old images)."""
+    return f"""INSERT INTO county_demand_tally AS t
+        SELECT county_code,
+               coalesce(sum(sign * demand_m2) FILTER (WHERE is_key), 0),
+               coalesce(sum(sign * demand_m2) FILTER (WHERE NOT is_key), 0),
+               sum(sign * conflict_parcels), sum(sign * farmland_m2::numeric),
+               sum(sign * redline_m2::numeric),
+               coalesce(sum(sign * conflict_demand_m2) FILTER (WHERE is_key), 0),
+               sum(sign * outside_urban_parcels), sum(sign)
+          FROM ({rows}) d
+         GROUP BY county_code ORDER BY county_code
+        ON CONFLICT (county_code) DO UPDATE SET
+            demand_key_m2 = t.demand_key_m2 + EXCLUDED.demand_key_m2,
+            demand_other_m2 = t.demand_other_m2 + EXCLUDED.demand_other_m2,
+            conflict_parcels = t.conflict_parcels + EXCLUDED.conflict_parcels,
+            farmland_m2 = t.farmland_m2 + EXCLUDED.farmland_m2,
+            redline_m2 = t.redline_m2 + EXCLUDED.redline_m2,
+            key_conflict_demand_m2 = t.key_conflict_demand_m2 + EXCLUDED.key_conflict_demand_m2,
+            outside_urban_parcels = t.outside_urban_parcels + EXCLUDED.outside_urban_parcels,
+            projects = t.projects + EXCLUDED.projects;"""
+
 
 UPGRADE = f"""
 -- 用地保障优先级 (guarantee_rules.PRIORITY_TIERS): 1 provincial key, 2 municipal key,
@@ -207,6 +233,40 @@ END $$;
 CREATE TRIGGER project_land_demand_project_update AFTER UPDATE ON project
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION project_land_demand_on_project_update();
+
+-- county sums of project_land_demand, kept by deltas (the ranking pass then only counts)
+CREATE TABLE county_demand_tally (
+    county_code            varchar(12) PRIMARY KEY,
+    demand_key_m2          numeric NOT NULL DEFAULT 0,
+    demand_other_m2        numeric NOT NULL DEFAULT 0,
+    conflict_parcels       bigint NOT NULL DEFAULT 0,
+    farmland_m2            numeric NOT NULL DEFAULT 0,
+    redline_m2             numeric NOT NULL DEFAULT 0,
+    key_conflict_demand_m2 numeric NOT NULL DEFAULT 0,
+    outside_urban_parcels  bigint NOT NULL DEFAULT 0,
+    projects               bigint NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE county_demand_tally IS '用地需求 per county: sums of project_land_demand (kept by deltas)';
+
+CREATE FUNCTION county_demand_tally_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_delta("SELECT 1 AS sign, * FROM new_rows")}
+    ELSIF TG_OP = 'DELETE' THEN
+        {_delta("SELECT -1 AS sign, * FROM old_rows")}
+    ELSE
+        {_delta("SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1, * FROM old_rows")}
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER county_demand_tally_insert AFTER INSERT ON project_land_demand
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION county_demand_tally_apply();
+CREATE TRIGGER county_demand_tally_update AFTER UPDATE ON project_land_demand
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION county_demand_tally_apply();
+CREATE TRIGGER county_demand_tally_delete AFTER DELETE ON project_land_demand
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION county_demand_tally_apply();
 
 -- ---------------------------------------------------------------- procedure steps per year
 CREATE TABLE parcel_land_step (
@@ -432,9 +492,12 @@ DROP TRIGGER IF EXISTS project_land_demand_link_insert ON project_parcel;
 DROP TRIGGER IF EXISTS project_land_demand_link_update ON project_parcel;
 DROP TRIGGER IF EXISTS project_land_demand_link_delete ON project_parcel;
 DROP TRIGGER IF EXISTS project_land_demand_project_update ON project;
+DROP TRIGGER IF EXISTS county_demand_tally_insert ON project_land_demand;
+DROP TRIGGER IF EXISTS county_demand_tally_update ON project_land_demand;
+DROP TRIGGER IF EXISTS county_demand_tally_delete ON project_land_demand;
 DROP TABLE IF EXISTS land_quota_tally, county_stock_tally, county_step_tally, parcel_land_step,
-    project_land_demand;
-DROP FUNCTION IF EXISTS land_quota_tally_apply(), county_stock_tally_apply(),
+    county_demand_tally, project_land_demand;
+DROP FUNCTION IF EXISTS land_quota_tally_apply(), county_stock_tally_apply(), county_demand_tally_apply(),
     parcel_land_step_on_parcel_update(), county_step_tally_apply(), parcel_land_step_on_event(),
     parcel_land_step_refresh(bigint[]), project_land_demand_on_project_update(),
     project_land_demand_on_link(), project_land_demand_on_overlay(),
