@@ -121,9 +121,14 @@ def _from_wkt(text: str, *, extended: bool) -> tuple[BaseGeometry, int | None]:
             "INVALID_WKT", "EWKT must start with SRID=<code>; e.g. SRID=4490;POINT(112.85 35.49)"
         )
     try:
-        geometry = shapely.from_wkt(text)
+        # NaN/Infinity parse (and are refused by _check with a code); numpy's "invalid
+        # value" RuntimeWarning about them is noise, not an error of ours
+        with np.errstate(invalid="ignore"):
+            geometry = shapely.from_wkt(text)
     except shapely.errors.GEOSException as exc:
         raise GeometryInputError("INVALID_WKT", _geos_message(exc)) from None
+    except NotImplementedError as exc:  # shapely: CIRCULARSTRING, CURVEPOLYGON, MULTISURFACE …
+        raise GeometryInputError("UNSUPPORTED_GEOMETRY_TYPE", str(exc)) from None
     return geometry, srid
 
 
@@ -147,6 +152,9 @@ def _check(
         )
     if shapely.has_z(geometry):
         raise GeometryInputError("NOT_2D", "only 2-D coordinates are accepted (found a Z value)")
+    if shapely.has_m(geometry):
+        # GEOS ≥ 3.12 reads `MULTIPOLYGON M …`; the M values would reach the WKB otherwise
+        raise GeometryInputError("NOT_2D", "only 2-D coordinates are accepted (found an M value)")
     coords = shapely.get_coordinates(geometry)
     if len(coords) > max_vertices:
         raise GeometryInputError(

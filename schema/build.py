@@ -17,6 +17,7 @@ from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
 from schema.mutation_base import ERROR_TYPES
+from schema.mutations_land import LandMutation
 from schema.mutations_projects import ProjectMutation
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
@@ -32,7 +33,7 @@ class LandguardSchema(strawberry.Schema):
 Query = merge_types(
     "Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery, AuditQuery)
 )
-Mutation = merge_types("Mutation", (ProjectMutation,))
+Mutation = merge_types("Mutation", (LandMutation, ProjectMutation))
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:

@@ -75,6 +75,10 @@ NOMINAL_LIST_SIZE: dict[str, int] = {
     "Parcel.conflicts": 3,  # protected zones one parcel overlaps
     "ProjectLandStatus.conflicts": 3,
     "ProjectLandStatus.byStatus": 8,  # one per land-procedure status
+    # a refused write reports one error (a few at most)
+    "ParcelPayload.errors": 3,
+    "LandQuotaPayload.errors": 3,
+    "QuotaTransferPayload.errors": 3,
 }
 
 SIZED_BY_ANCESTOR: dict[str, tuple[str, str]] = {

@@ -60,6 +60,9 @@ class ErrorCode(StrEnum):
     STALE_VERSION = "STALE_VERSION"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     PARCEL_ALREADY_LINKED = "PARCEL_ALREADY_LINKED"
+    # Parcels and quotas (schema/mutations_land.py; DUPLICATE_CODE, PARCEL_OVERLAP above)
+    OUTSIDE_COUNTY = "OUTSIDE_COUNTY"
+    INSUFFICIENT_QUOTA = "INSUFFICIENT_QUOTA"
 
 
 class LandguardError(GraphQLError):

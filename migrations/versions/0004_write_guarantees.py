@@ -77,6 +77,9 @@ API_WRITES = {
     "issue_escalation": "INSERT, UPDATE, DELETE",
     "investment_report": "INSERT, UPDATE, DELETE",
     "land_quota_entry": "INSERT",  # append-only (0001 refuses UPDATE and DELETE)
+    # geo.ledger locks the balance row (SELECT … FOR NO KEY UPDATE), which needs UPDATE on
+    # some column; 0001's land_quota_balance_guard still refuses every direct write
+    "land_quota_balance": "UPDATE (balance_m2)",
 }
 # County rule per county-owned table: a boolean SQL expression over the row's columns.
 COUNTY_RULE = {
