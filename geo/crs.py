@@ -29,9 +29,14 @@ def gk_srid_for_lon(lon: float) -> int:
     return GK_WEST_SRID if lon < GK_ZONE_BOUNDARY_LON else GK_EAST_SRID
 
 
+UNIT_DIGITS = 8
+"""亩 and 公顷 are rounded to 8 decimals: finer than the 0.01 m² areas are kept to (1.5e-5 亩,
+1e-6 ha), and it drops binary noise such as 8.935424000000001 ha."""
+
+
 def mu(m2: float) -> float:
-    return m2 / M2_PER_MU
+    return round(m2 / M2_PER_MU, UNIT_DIGITS)
 
 
 def ha(m2: float) -> float:
-    return m2 / M2_PER_HA
+    return round(m2 / M2_PER_HA, UNIT_DIGITS)
