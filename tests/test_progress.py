@@ -790,9 +790,25 @@ async def test_record_investment_report_roles_upsert_and_effect(
         assert r["errors"][0]["code"] == "BAD_USER_INPUT" and r["errors"][0]["field"][-1] == field
     missing = (await writable.raw(REPORT, {"i": dict(good, projectCode="NOPE")}, admin))["data"]
     assert missing["recordInvestmentReport"]["errors"][0]["code"] == "NOT_FOUND"
+    # audited (migration 0005): the officer's insert and update, the admin's insert
+    engine = create_engine(fresh_db_url)
+    with engine.connect() as conn:
+        audit = conn.execute(
+            text("SELECT actor_sub, county_code, object_code, action, after->>'completed_investment' "
+                 "FROM audit_log WHERE table_name = 'investment_report' AND object_code LIKE '%/2024-11' "
+                 "ORDER BY id")
+        ).all()  # fmt: skip
+    engine.dispose()
+    assert [tuple(a) for a in audit] == [
+        ("t-COUNTY_OFFICER", county, f"{code}/2024-11", "INSERT", "1234.50"),
+        ("t-COUNTY_OFFICER", county, f"{code}/2024-11", "UPDATE", "1000.00"),
+        ("t-CITY_ADMIN", "140502", f"{other}/2024-11", "INSERT", "1234.50"),
+    ]
 
 
-async def test_record_promotion_trip_roles_and_compliance(writable: Running, dev_key: Path) -> None:
+async def test_record_promotion_trip_roles_and_compliance(
+    writable: Running, dev_key: Path, fresh_db_url: str
+) -> None:
     trip = {"unitCode": "140521", "promoterKind": "COUNTY_LEADER", "promoter": "李县长",
             "tripOn": "2024-10-10", "destination": "长三角·上海", "projectsPitched": 3}  # fmt: skip
     officer = token(dev_key, Role.COUNTY_OFFICER, ["140521"])
@@ -823,6 +839,20 @@ async def test_record_promotion_trip_roles_and_compliance(writable: Running, dev
         r = await writable.raw(TRIP, {"i": bad}, admin)
         err = r["data"]["recordPromotionTrip"]["errors"][0]
         assert err["code"] == "BAD_USER_INPUT" and err["field"][-1] == field
+    # two trips written (the officer's and the task force's), two audit rows
+    engine = create_engine(fresh_db_url)
+    with engine.connect() as conn:
+        audit = conn.execute(
+            text("SELECT actor_sub, county_code, object_code FROM audit_log "
+                 "WHERE table_name = 'promotion_trip' ORDER BY id")
+        ).all()  # fmt: skip
+        trips = conn.execute(text("SELECT count(*) FROM promotion_trip")).scalar_one()
+    engine.dispose()
+    assert trips == 2
+    assert [tuple(a) for a in audit] == [
+        ("t-COUNTY_OFFICER", "140521", "140521/2024-10-10"),
+        ("t-TASK_FORCE", "140500", "140500/2024-10-10"),
+    ]
 
 
 # =========================================================================== import
