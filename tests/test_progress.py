@@ -703,6 +703,38 @@ async def test_demo_horse_race_totals_and_keys(demo: Running, demo_sync_engine: 
     assert s["keyProjectSummary"]["keyProjects"] == 300
 
 
+async def test_demo_promotion_checks_agree_with_plain_sql(
+    demo: Running, demo_sync_engine: Engine
+) -> None:
+    """Recompute 2024 Q3 compliance in Python from the raw trips."""
+    with demo_sync_engine.connect() as conn:
+        trips = conn.execute(
+            text("SELECT unit_code, promoter_kind, promoter, trip_on, projects_pitched "
+                 "FROM promotion_trip WHERE trip_on BETWEEN '2024-07-01' AND '2024-09-30'")
+        ).all()  # fmt: skip
+    assert trips, "the demo has Q3 trips"
+    leaders: dict[tuple[str, str], list[int]] = {}
+    bureaus: dict[tuple[str, int], list[int]] = {}
+    for unit, kind, who, on, n in trips:
+        if kind == "COUNTY_LEADER":
+            leaders.setdefault((unit, who), []).append(n)
+        else:
+            bureaus.setdefault((unit, on.month), []).append(n)
+    d = await demo.data(
+        "{ promotion(year: 2024, quarter: 3) { leaders { unitCode promoter trips compliant } "
+        "bureaus { unitCode month trips projectsPitched compliant } } }"
+    )
+    got_leaders = {(r["unitCode"], r["promoter"]): r for r in d["promotion"]["leaders"]}
+    for key, pitched in leaders.items():
+        assert got_leaders[key]["trips"] == len(pitched)
+        assert got_leaders[key]["compliant"] == any(n >= 3 for n in pitched)
+    for r in d["promotion"]["bureaus"]:
+        pitched = bureaus.get((r["unitCode"], r["month"]), [])
+        assert (r["trips"], r["projectsPitched"]) == (len(pitched), sum(pitched))
+        assert r["compliant"] == (len(pitched) >= 2 and sum(pitched) >= 5)
+    assert {r["compliant"] for r in d["promotion"]["bureaus"]} == {True, False}
+
+
 # =========================================================================== mutations
 
 REPORT = """mutation($i: RecordInvestmentReportInput!) { recordInvestmentReport(input: $i) {
@@ -810,9 +842,10 @@ async def test_record_promotion_trip_roles_and_compliance(
     writable: Running, dev_key: Path, fresh_db_url: str
 ) -> None:
     trip = {"unitCode": "140521", "promoterKind": "COUNTY_LEADER", "promoter": "李县长",
-            "tripOn": "2024-10-10", "destination": "长三角·上海", "projectsPitched": 3}  # fmt: skip
+            "tripOn": "2023-11-10", "destination": "长三角·上海", "projectsPitched": 3}  # fmt: skip
     officer = token(dev_key, Role.COUNTY_OFFICER, ["140521"])
-    q4 = "{ promotion(year: 2024, quarter: 4) { leaders { unitCode promoter compliant } } }"
+    # the demo's trips are all in 2024: 2023 Q4 starts empty
+    q4 = "{ promotion(year: 2023, quarter: 4) { leaders { unitCode promoter compliant } } }"
     before = (await writable.data(q4))["promotion"]["leaders"]
     assert {"unitCode": "140521", "promoter": None, "compliant": False} in before
     r = (await writable.raw(TRIP, {"i": trip}, officer))["data"]["recordPromotionTrip"]
@@ -834,7 +867,7 @@ async def test_record_promotion_trip_roles_and_compliance(
     # the city is a unit for bureaus only; future trips and negative counts are refused
     admin = token(dev_key, Role.CITY_ADMIN)
     for bad, field in ((dict(trip, unitCode="140500"), "unitCode"),
-                       (dict(trip, tripOn="2024-11-01"), "tripOn"),
+                       (dict(trip, tripOn="2024-11-01"), "tripOn"),  # after today
                        (dict(trip, projectsPitched=-1), "projectsPitched")):  # fmt: skip
         r = await writable.raw(TRIP, {"i": bad}, admin)
         err = r["data"]["recordPromotionTrip"]["errors"][0]
@@ -844,14 +877,16 @@ async def test_record_promotion_trip_roles_and_compliance(
     with engine.connect() as conn:
         audit = conn.execute(
             text("SELECT actor_sub, county_code, object_code FROM audit_log "
-                 "WHERE table_name = 'promotion_trip' ORDER BY id")
+                 "WHERE table_name = 'promotion_trip' AND actor_sub LIKE 't-%' ORDER BY id")
         ).all()  # fmt: skip
-        trips = conn.execute(text("SELECT count(*) FROM promotion_trip")).scalar_one()
+        trips = conn.execute(
+            text("SELECT count(*) FROM promotion_trip WHERE trip_on < '2024-01-01'")
+        ).scalar_one()
     engine.dispose()
     assert trips == 2
     assert [tuple(a) for a in audit] == [
-        ("t-COUNTY_OFFICER", "140521", "140521/2024-10-10"),
-        ("t-TASK_FORCE", "140500", "140500/2024-10-10"),
+        ("t-COUNTY_OFFICER", "140521", "140521/2023-11-10"),
+        ("t-TASK_FORCE", "140500", "140500/2023-11-10"),
     ]
 
 
