@@ -38,6 +38,7 @@ from schema.types import Info, Project
 
 MAX_LIST = 500
 DEFAULT_LIST = 100
+PROJECT_CODE_MAX = 40  # project.code is varchar(40)
 
 
 def _g(graphql_enum: Any, value: Any) -> Any:
@@ -899,8 +900,10 @@ async def record_investment_report(
             "reportedOn",
             "填报日期不能早于所报月份 reportedOn must not be before the reported month",
         )
-        async with info.context.sessions() as s:
-            project = await project_queries.project_by_code(s, input.project_code[:40])
+        project = None
+        if 0 < len(input.project_code) <= PROJECT_CODE_MAX:
+            async with info.context.sessions() as s:
+                project = await project_queries.project_by_code(s, input.project_code)
         if project is None:
             raise Refused(
                 NotFoundError(

@@ -820,8 +820,9 @@ async def test_record_investment_report_roles_upsert_and_effect(
     ):
         r = (await writable.raw(REPORT, {"i": bad}, admin))["data"]["recordInvestmentReport"]
         assert r["errors"][0]["code"] == "BAD_USER_INPUT" and r["errors"][0]["field"][-1] == field
-    missing = (await writable.raw(REPORT, {"i": dict(good, projectCode="NOPE")}, admin))["data"]
-    assert missing["recordInvestmentReport"]["errors"][0]["code"] == "NOT_FOUND"
+    for unknown in ("NOPE", code + "X" * 40, ""):  # too long is unknown, never truncated
+        missing = await writable.raw(REPORT, {"i": dict(good, projectCode=unknown)}, admin)
+        assert missing["data"]["recordInvestmentReport"]["errors"][0]["code"] == "NOT_FOUND"
     # audited (migration 0005): the officer's insert and update, the admin's insert
     engine = create_engine(fresh_db_url)
     with engine.connect() as conn:
