@@ -463,6 +463,72 @@ async def test_horse_race_hand_worked(hand: Running) -> None:
     assert rows["140571"]["pipelineInvestment"] == 12000
 
 
+async def test_horse_race_ties_are_broken_by_scale_then_code(hand_db_url: str) -> None:
+    """Two more units with equal totals, added inside a transaction that is rolled back.
+
+    Sep–Oct 2024, maxima unchanged (scale 18/13, structure 1, start 1, pipeline 12000):
+    140524: T-X AT 1200, 900 in October → scale 900/1200/(10/12) = 0.9 → 40 × 0.9 × 13/18
+            = 26.00; 水利 (structure 0); started, not included (start 0) → total 26.00
+    140522: T-Y1 AT 1200, 450 in October → 0.45 → 13.00; T-Y2 pre-stage 10400 万元 →
+            pipeline 15 × 10400/12000 = 13.00 → total 26.00
+    Equal totals: 140524 (scale 26) ranks before 140522 (scale 13) although its code is
+    larger; both are marked tied; 140581 is alone at 0 now."""
+    from geo import horse_race_rules as R
+    from geo import progress as q
+    from geo.db import create_engine as create_async
+
+    engine = create_async(hand_db_url)
+    try:
+        async with engine.connect() as conn:
+            tx = await conn.begin()
+            for code, county, ti, at, plan, month, amount in (
+                ("T-X", "140524", 2000, 1200, "CONTINUING", 10, 900),
+                ("T-Y1", "140522", 2000, 1200, "CONTINUING", 10, 450),
+                ("T-Y2", "140522", 10400, None, "PRE_STAGE", None, None),
+            ):
+                pid = (
+                    await conn.execute(
+                        text(
+                            "INSERT INTO project (code, name, county_code, plan_type, stage, "
+                            "industry, total_investment, annual_target, actual_start) VALUES "
+                            "(:c, :n, :county, CAST(:plan AS plan_type), 'IN_PROGRESS', '水利', "
+                            ":ti, :at, CAST(:start AS date)) "
+                            "RETURNING id"
+                        ),
+                        {
+                            "c": code,
+                            "n": "项目" + code,
+                            "county": county,
+                            "plan": plan,
+                            "ti": ti,
+                            "at": at,
+                            "start": "2023-06-01" if at else None,
+                        },
+                    )
+                ).scalar_one()
+                if month:
+                    await conn.execute(
+                        text(
+                            "INSERT INTO investment_report VALUES (:p, 2024, :m, :a, '2024-11-05')"
+                        ),
+                        {"p": pid, "m": month, "a": amount},
+                    )
+            rows = await q.horse_race(conn, R.Period(R.PeriodKind.BIMONTH, 2024, 5))
+            await tx.rollback()
+    finally:
+        await engine.dispose()
+    order = [(int(r.rank), r.code, float(r.total), bool(r.tied)) for r in rows]
+    assert order == [
+        (1, "140521", 82.5, False),
+        (2, "140502", 63.8, False),
+        (3, "140571", 58.11, False),
+        (4, "140525", 52.73, False),
+        (5, "140524", 26.0, True),
+        (6, "140522", 26.0, True),
+        (7, "140581", 0.0, False),
+    ]
+
+
 async def test_horse_race_periods_and_validation(hand: Running) -> None:
     # MONTH 3: 时序 3/12. 城区 ytd 3 × 1000 = 3000 of 14000 (P2 has no March report);
     # 沁水县 3 × 750 = 2250 of 10400; 泽州县 300 of 3000; zone 1200 of 6000.
