@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from api import export, graphiql, ogc, tiles
+from api import bulletins_progress, export, graphiql, ogc, tiles
 from api import metrics as prom
 from api.auth import Authenticate, Authenticator
 from api.middleware import AccessLog, BodyLimit, RequestId, send_json_error
@@ -227,6 +227,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/tiles", routes=tiles.routes),
         Mount("/ogc", routes=ogc.routes),
         Mount("/export", routes=export.routes),
+        *bulletins_progress.routes,
     ]
     metrics = (
         prom.Metrics(max_operations=settings.max_metric_operations)

@@ -112,6 +112,37 @@ def import_file(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if args.dry_run and result.errors else 0
 
 
+def import_investment_file(settings: Settings, args: argparse.Namespace) -> int:
+    """`python -m api import investment FILE.xlsx`: monthly investment reports (月度投资完成).
+    Exit 0 when written (or a clean dry run), 1 when rows were bad (nothing written), 2 when
+    the file could not be read or the write failed."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import DBAPIError
+
+    from geo.imports.investment import import_investment
+    from geo.imports.report import ImportFileError
+
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        result = import_investment(
+            engine, Path(args.file), actor_sub=args.actor, sheet=args.sheet, dry_run=args.dry_run
+        )
+    except ImportFileError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"the write failed, nothing was written: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for error in result.errors:
+        print(error.line(), file=sys.stderr)
+    print(result.text())
+    return 1 if result.errors else 0
+
+
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _TTL_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DEV_TTL = dt.timedelta(days=30)
@@ -238,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         downgrade(settings, args.revision)
     elif args.cmd == "seed":
         return seed_demo(settings, seed=args.seed, if_empty=args.if_empty)
+    elif args.cmd == "import" and args.kind == "investment":
+        return import_investment_file(settings, args)
     elif args.cmd == "import":
         return import_file(settings, args)
     return 0
@@ -251,8 +284,10 @@ def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="Validates every row first; writes nothing when a row is bad unless "
         "--skip-invalid; one transaction. See README 'Bulk import'.",
     )
-    i.add_argument("kind", choices=["parcels", "zones", "admin-areas", "projects"])
-    i.add_argument("file", help=".geojson, .shp, .gpkg (spatial) or .xlsx (projects)")
+    i.add_argument("kind", choices=["parcels", "zones", "admin-areas", "projects", "investment"])
+    i.add_argument(
+        "file", help=".geojson, .shp, .gpkg (spatial) or .xlsx (projects, investment reports)"
+    )
     i.add_argument("--skip-invalid", action="store_true", help="write the good rows anyway")
     i.add_argument("--dry-run", action="store_true", help="validate and write, then roll back")
     i.add_argument(

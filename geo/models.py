@@ -305,3 +305,18 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(Text)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class PromotionTrip(Base):
+    """招商引资外出 (migration 0005): one promotion trip of a county leader or a bureau."""
+
+    __tablename__ = "promotion_trip"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("admin_area.code"))
+    promoter_kind: Mapped[str] = mapped_column(Text)
+    promoter: Mapped[str] = mapped_column(Text)
+    trip_on: Mapped[dt.date] = mapped_column(Date)
+    destination: Mapped[str] = mapped_column(Text)
+    projects_pitched: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)

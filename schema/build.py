@@ -19,6 +19,7 @@ from schema.me import MeQuery
 from schema.mutation_base import ERROR_TYPES
 from schema.mutations_land import LandMutation
 from schema.mutations_projects import ProjectMutation
+from schema.progress import ProgressMutation, ProgressQuery
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -31,9 +32,10 @@ class LandguardSchema(strawberry.Schema):
 
 
 Query = merge_types(
-    "Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery, AuditQuery)
+    "Query",
+    (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery, AuditQuery, ProgressQuery),
 )
-Mutation = merge_types("Mutation", (LandMutation, ProjectMutation))
+Mutation = merge_types("Mutation", (LandMutation, ProjectMutation, ProgressMutation))
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:

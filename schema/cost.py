@@ -79,11 +79,30 @@ NOMINAL_LIST_SIZE: dict[str, int] = {
     "ParcelPayload.errors": 3,
     "LandQuotaPayload.errors": 3,
     "QuotaTransferPayload.errors": 3,
+    # issue 6 progress (schema/progress.py)
+    "Query.investmentProgress": 7,  # race units
+    "Query.statsInclusionList": 100,  # eligible, not yet included: tens a month
+    "HorseRace.rows": 7,
+    "HorseRace.rules": 4,
+    "HorseRaceRow.scores": 4,
+    "PeriodProjectList.items": 100,  # `first` of fastHorses/snails, default 100
+    "KeyProjectSummary.byCategory": 4,
+    "KeyProjectSummary.byCounty": 7,
+    "KeyProjectSummary.byStage": 6,
+    "KeyProjectSummary.lackingFourFixed": 50,
+    "ProjectLifecycle.steps": 6,
+    "ProjectLifecycle.openIssues": 5,
+    "StatsInclusionItem.materials": 4,
+    "PromotionStatus.funnel": 7,
+    "PromotionStatus.leaders": 10,
+    "PromotionStatus.bureaus": 24,  # 8 units × 3 months
 }
 
 SIZED_BY_ANCESTOR: dict[str, tuple[str, str]] = {
     # ancestor field: (its argument, the descendant list it sizes)
     "Query.landStock": ("listLimit", "StockGroup.parcels"),
+    "Query.fastHorses": ("first", "PeriodProjectList.items"),
+    "Query.snails": ("first", "PeriodProjectList.items"),
 }
 
 MAX_SELECTIONS = 50_000

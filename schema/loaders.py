@@ -16,6 +16,7 @@ from geo import guarantee
 from geo.db import SessionFactory
 from geo.queries import admin, approvals, land_status, parcels, projects, quotas, zones
 from geo.queries.geojson import GeometryOptions
+from schema.loaders_progress import ProgressLoaders
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -142,3 +143,4 @@ class Loaders:
         self.parcel_overlay: DataLoader[int, Row[Any] | None] = _batch(
             sessions, land_status.parcel_overlays
         )
+        self.progress = ProgressLoaders(sessions)

@@ -30,6 +30,8 @@ The table (✓ = allowed; "own" = only objects of the actor's own county):
 | import.projects        | ✓          |             |                |            |         |
 | audit.read             | ✓          |             |                |            |         |
 | sensitive.read         | ✓          | ✓           | own            | ✓          |         |
+| investment.report      | ✓          |             | own            |            |         |
+| promotion.record_trip  | ✓          |             | own            | ✓          |         |
 
 Decisions behind the blanks:
 - Key-list membership (`project.set_key`) is the city's decision (the 300-project list is
@@ -41,6 +43,11 @@ Decisions behind the blanks:
 - Issues (问题台账) are raised and escalated through the four-level dispatch by the
   task forces and the command office (CITY_ADMIN); counties report them to the task force.
 - Admin areas define the county scope itself, so only CITY_ADMIN replaces them.
+- Monthly investment reports (`investment.report`) are filed by the county that owns the
+  project (the county's 发改 office reports to the city) or by the city itself.
+- Promotion trips (`promotion.record_trip`) are recorded by the unit's own office, the
+  city, or the 招商引资 task force; the development zone and the city bureau have no county
+  officer, so only city-level roles record theirs.
 - ANALYST writes nothing and reads no sensitive field; anonymous callers likewise.
 """
 
@@ -82,6 +89,8 @@ class Action(StrEnum):
     IMPORT_PROJECTS = "import.projects"
     AUDIT_READ = "audit.read"
     SENSITIVE_READ = "sensitive.read"
+    INVESTMENT_REPORT = "investment.report"
+    PROMOTION_RECORD_TRIP = "promotion.record_trip"
 
 
 A = Action
@@ -110,6 +119,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             A.APPROVAL_ITEM_CREATE,
             A.APPROVAL_ITEM_UPDATE,
             A.SENSITIVE_READ,
+            A.INVESTMENT_REPORT,
+            A.PROMOTION_RECORD_TRIP,
         }
     ),
     Role.TASK_FORCE: frozenset(
@@ -120,6 +131,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             A.ISSUE_UPDATE,
             A.ISSUE_ESCALATE,
             A.SENSITIVE_READ,
+            A.PROMOTION_RECORD_TRIP,
         }
     ),
     Role.ANALYST: frozenset(),
@@ -129,7 +141,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 COUNTY_SCOPED: frozenset[Action] = frozenset(
     a
     for a in Action
-    if a.value.split(".")[0] in {"project", "parcel", "quota", "approval_item", "issue"}
+    if a.value.split(".")[0]
+    in {"project", "parcel", "quota", "approval_item", "issue", "investment", "promotion"}
 ) | {A.SENSITIVE_READ}
 """Actions on a county-owned object: an actor with a county set (COUNTY_OFFICER) may only
 perform them on objects of its counties, and must name the county (fail closed)."""

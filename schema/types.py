@@ -20,6 +20,7 @@ from schema.scalars import GeoJSON
 
 if TYPE_CHECKING:
     from schema.guarantee import ProjectLandStatus
+    from schema.progress import InvestmentProgress, ProjectLifecycle
 
 Info = strawberry.Info[Context, None]
 
@@ -503,6 +504,39 @@ class Project:
         from schema.guarantee import project_land_status
 
         return await project_land_status(info, self, year=year, as_of=as_of)
+
+    @strawberry.field(
+        description=(
+            "全生命周期 The project's path through the six stages as dated events (entered, "
+            "left, by whom), the current stage and days in it, and its open bottleneck issues"
+        )
+    )
+    async def lifecycle(
+        self, info: Info
+    ) -> Annotated[ProjectLifecycle, strawberry.lazy("schema.progress")]:
+        from schema.progress import project_lifecycle
+
+        return await project_lifecycle(info, self)
+
+    @strawberry.field(
+        description=(
+            "投资完成进度 Year-to-date completed investment through `month` against the annual "
+            "target and 时序进度 (default: this year, this month)"
+        )
+    )
+    async def investment_progress(
+        self,
+        info: Info,
+        year: Annotated[
+            int | None, strawberry.argument(description="年度 (default: this year)")
+        ] = None,
+        month: Annotated[
+            int | None, strawberry.argument(description="截至月份 1–12 (default: this month)")
+        ] = None,
+    ) -> Annotated[InvestmentProgress, strawberry.lazy("schema.progress")]:
+        from schema.progress import project_investment_progress
+
+        return await project_investment_progress(info, self, year, month)
 
 
 @strawberry.type(description="用地计划指标台账分录 One entry of the land-quota ledger")

@@ -287,6 +287,8 @@ async def test_me_returns_the_claims(dev: Running, dev_key_path: Path) -> None:
                 "approval_item.create",
                 "approval_item.update",
                 "sensitive.read",
+                "investment.report",
+                "promotion.record_trip",
             ],
         }
     }
@@ -663,6 +665,8 @@ import.admin_areas      ✓  -  -    -  -
 import.projects         ✓  -  -    -  -
 audit.read              ✓  -  -    -  -
 sensitive.read          ✓  ✓  own  ✓  -
+investment.report       ✓  -  own  -  -
+promotion.record_trip   ✓  -  own  ✓  -
 """
 ROLES = [Role.CITY_ADMIN, Role.LAND_BUREAU, Role.COUNTY_OFFICER, Role.TASK_FORCE, Role.ANALYST]
 OWN, OTHER = "140521", "140522"
@@ -709,9 +713,11 @@ def test_permission_matrix_is_exactly_the_table() -> None:
                     == actual[(action.value, role, county)]
                 )
     assert actual == expected
-    # 20 actions × 5 roles × 2 counties; allowed cells counted by hand from the table
-    assert len(actual) == 200
-    assert sum(actual.values()) == 40 + 18 + 8 + 12 + 0
+    # 22 actions × 5 roles × 2 counties; allowed cells counted by hand from the table
+    # (issue 6 added investment.report: admin, officer own; promotion.record_trip: admin,
+    # officer own, task force)
+    assert len(actual) == 220
+    assert sum(actual.values()) == 44 + 18 + 10 + 14 + 0
 
 
 def test_county_scoped_actions_need_a_county_for_county_officers() -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, text
 
 from geo.crs import DEV_ZONE_CODE, STORAGE_SRID
-from geo.seed import ledger, workload
+from geo.seed import ledger, promotion, workload
 from geo.seed.admin import GRID_SRID, load_admin_areas
 from geo.seed.bulk import copy_rows, count_rows, drop_temp, id_map
 from geo.seed.names import COMMAND_OFFICE
@@ -49,6 +49,7 @@ TABLES = (
     "project_issue",
     "issue_escalation",
     "investment_report",
+    "promotion_trip",
 )
 TEMP_TABLES = ("seed_parcel", "seed_project", "seed_cell", "seed_zone_m", "seed_county")
 
@@ -95,6 +96,7 @@ def load_demo(
         log.info("  quota %s: %s", county, ", ".join(f"{k} {v:,.1f}" for k, v in mu.items()))
     _load_workload(connection, rng, plan, project_ids)
     timer.lap("approval items, issues, reports")
+    copy_rows(connection, "promotion_trip", promotion.COLUMNS, promotion.trips(seed))
     drop_temp(connection, TEMP_TABLES)
     connection.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": work_mem})
     counts = count_rows(connection, TABLES)
