@@ -12,9 +12,11 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from schema import limits as lim
+from schema.dispatch import DispatchMutation, DispatchQuery
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
+from schema.mutation_base import ERROR_TYPES
 from schema.query import Query as ListQuery
 from schema.scalars import SCALAR_MAP
 
@@ -26,7 +28,10 @@ class LandguardSchema(strawberry.Schema):
         """Logging happens once, in schema.error_policy, for unexpected errors only."""
 
 
-Query = merge_types("Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery))
+Query = merge_types(
+    "Query", (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery, DispatchQuery)
+)
+Mutation = merge_types("Mutation", (DispatchMutation,))
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
@@ -41,6 +46,8 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
     ]
     return LandguardSchema(
         query=Query,
+        mutation=Mutation,
+        types=ERROR_TYPES,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP, disable_field_suggestions=not limits.field_suggestions
         ),

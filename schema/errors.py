@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     PARCEL_OVERLAP = "PARCEL_OVERLAP"
     MISSING_FIELD = "MISSING_FIELD"
     BAD_VALUE = "BAD_VALUE"
+    # Writes (schema/mutation_base.py and the mutations)
+    STALE_VERSION = "STALE_VERSION"
 
 
 class LandguardError(GraphQLError):
