@@ -826,3 +826,36 @@ def test_cli_escalate(
     assert left == 0
     assert main(["dispatch", "escalate", "--as-of", "2024-10-31"]) == 0
     assert "0 escalations" in capsys.readouterr().out
+
+
+async def test_statement_counts_are_constant(demo: Running) -> None:
+    queries = {
+        '{ dispatchAgenda(level: COMMAND_OFFICE, date: "2024-10-31") { items { issue { code escalations { toLevel } } } } }': 1,
+        '{ dispatchAgenda(level: MAYOR, date: "2024-06-30", countyCode: "140521") { items { issue { code } } } }': 1,
+        '{ approvalTaskList(asOf: "2024-10-31") { items { code } counties { open } projects { open } } }': 2,
+        '{ approvalTaskList(asOf: "2024-10-31", countyCode: "140581") { items { code } } }': 2,
+        "{ landTaskList(year: 2024) { entries { projectCode } } }": 4,
+        '{ landTaskList(year: 2024, countyCode: "140521") { entries { projectCode } } }': 4,
+        '{ monthlyBulletin(asOf: "2024-10-31") { countyCode severe } }': 1,
+        "{ warnings(first: 5) { totalCount edges { node { code figures { name } } } } }": 1,
+    }
+    for query, expected in queries.items():
+        demo.statements.clear()
+        body = await demo.gql(query)
+        assert "errors" not in body, body
+        assert len(demo.statements) == expected, (query, demo.statements)
+
+
+async def test_bad_inputs_are_typed(demo: Running) -> None:
+    late = await demo.gql(ESCALATE, {"d": "2024-11-01"}, role="CITY_ADMIN")
+    assert late["data"]["escalateDueIssues"]["errors"][0]["code"] == "BAD_USER_INPUT"
+    future = await demo.gql('{ monthlyBulletin(asOf: "2025-01-01") { countyCode } }')
+    assert future["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    for url in (
+        "/bulletins/monthly.xlsx?asOf=yesterday",
+        "/bulletins/weekly-dispatch.xlsx?countyCode=x",
+        "/bulletins/land-meeting.xlsx?year=1900",
+        "/bulletins/land-meeting.xlsx?year=abc",
+    ):
+        r = await demo.client.get(url)
+        assert r.status_code == 400 and r.json()["code"] == "BAD_USER_INPUT", url
