@@ -77,8 +77,10 @@ class WarningFigure:
     text: str | None = strawberry.field(description="the value as text (dates, stages, lists)")
 
 
-@strawberry.type(description="智能预警 A warning raised by a rule of geo/warning_rules.py")
-class Warning:
+@strawberry.type(
+    name="Warning", description="智能预警 A warning raised by a rule of geo/warning_rules.py"
+)
+class RuleWarning:
     code: WarningCode  # type: ignore[valid-type]
     severity: WarningSeverity  # type: ignore[valid-type]
     object_type: WarningObjectType  # type: ignore[valid-type]
@@ -93,7 +95,7 @@ class Warning:
     figures: list[WarningFigure]
 
     @classmethod
-    def from_row(cls, row: Any) -> Warning:
+    def from_row(cls, row: Any) -> RuleWarning:
         rule = W.RULES_BY_CODE[row.rule]
         values = dict(row.figures or {})
         figures = []
@@ -416,7 +418,7 @@ class DispatchQuery:
         filter: WarningFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Warning]:
+    ) -> Connection[RuleWarning]:
         cfg = info.context.config
         limit = page_size(first, default=cfg.default_page_size, maximum=cfg.max_page_size)
         try:
@@ -439,7 +441,7 @@ class DispatchQuery:
         conn = Connection.build(
             [SimpleNamespace(code=Wq.cursor_key(r), row=r) for r in rows],
             limit=limit,
-            to_node=lambda x: Warning.from_row(x.row),
+            to_node=lambda x: RuleWarning.from_row(x.row),
             count=count,
         )
         for edge in conn.edges:  # cursors of this ordering carry their own prefix
