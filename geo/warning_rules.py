@@ -39,7 +39,9 @@ Sources of the numbers:
   days); 要素配置 FACTORS: 92 days (one quarter: the land task force meets quarterly,
   "每季度召开一次项目用地专题会"); 开工建设 CONSTRUCTION_START: 62 days (two monthly reports
   after the start the project should report 实施进度). 实施进度 and 竣工投产 have no norm
-  (progress is judged by investment, INVESTMENT_LAG).
+  (progress is judged by investment, INVESTMENT_LAG). Days in the stage count from the
+  latest project_stage_event into the project's current stage dated on or before D; a
+  project with no such event is not judged (no date to count from).
 - INVESTMENT_LAG: DESIGN.md §2 InvestmentReport: progress is read against 时序进度 (the
   elapsed share of the year, month ÷ 12). The month M is the last complete month on D
   (D's month when D is its last day, else the month before); completion = Σ completed

@@ -859,3 +859,25 @@ async def test_bad_inputs_are_typed(demo: Running) -> None:
     ):
         r = await demo.client.get(url)
         assert r.status_code == 400 and r.json()["code"] == "BAD_USER_INPUT", url
+
+
+async def test_agenda_on_the_demo_matches_the_ledger(demo: Running) -> None:
+    # On the snapshot date no escalation is dated later, so the level each issue stood at is
+    # its current level; overdue first, then due date, then code.
+    for level in ("COMMAND_OFFICE", "VICE_MAYOR", "EXECUTIVE_VICE_MAYOR", "MAYOR"):
+        body = await demo.gql(
+            f'{{ dispatchAgenda(level: {level}, date: "2024-10-31") {{ overdueCount '
+            "items { overdue levelDueDate issue { code level } } } }"
+        )
+        a = body["data"]["dispatchAgenda"]
+        expected = demo.sql(
+            "SELECT code, due_date, due_date < DATE '2024-10-31' AS overdue FROM project_issue "
+            "WHERE CAST(level AS text) = :l AND raised_on <= DATE '2024-10-31' "
+            "AND (resolved_on IS NULL OR resolved_on > DATE '2024-10-31') "
+            "ORDER BY (due_date < DATE '2024-10-31') DESC, due_date NULLS LAST, code",
+            l=level,
+        )
+        assert [i["issue"]["code"] for i in a["items"]] == [r.code for r in expected]
+        assert [i["overdue"] for i in a["items"]] == [bool(r.overdue) for r in expected]
+        assert a["overdueCount"] == sum(1 for r in expected if r.overdue)
+        assert {i["issue"]["level"] for i in a["items"]} <= {level}
