@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from api import bulletins_progress, export, graphiql, ogc, tiles
+from api import bulletins, bulletins_progress, export, graphiql, ogc, tiles
 from api import metrics as prom
 from api.auth import Authenticate, Authenticator
 from api.middleware import AccessLog, BodyLimit, RequestId, send_json_error
@@ -186,6 +186,7 @@ def create_app(settings: Settings) -> Starlette:
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.statement_timeout_ms,
             role=settings.db_role or None,
+            today=settings.reference_date,
         )
         app.state.engine = engine
         app.state.sessions = read_connections(engine)
@@ -228,6 +229,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/ogc", routes=ogc.routes),
         Mount("/export", routes=export.routes),
         *bulletins_progress.routes,
+        Mount("/bulletins", routes=bulletins.routes),
     ]
     metrics = (
         prom.Metrics(max_operations=settings.max_metric_operations)

@@ -250,6 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--sub", default="dev", help="the token's subject (user id); default dev")
     t.add_argument("--ttl", type=parse_ttl, default=dt.timedelta(hours=8), help="e.g. 8h, 30m, 7d")
     _import_parser(sub)
+    dp = sub.add_parser("dispatch", help="四级调度 four-level dispatch jobs")
+    dsub = dp.add_subparsers(dest="dispatch_cmd", required=True)
+    de = dsub.add_parser(
+        "escalate",
+        help="escalate every unresolved issue due on or before --as-of (idempotent; "
+        "geo/dispatch_rules.py)",
+    )
+    de.add_argument("--as-of", type=dt.date.fromisoformat, help="YYYY-MM-DD (default today)")
+    de.add_argument("--as", dest="actor", default="system:dispatch", metavar="SUB")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -273,6 +282,36 @@ def main(argv: list[str] | None = None) -> int:
         return import_investment_file(settings, args)
     elif args.cmd == "import":
         return import_file(settings, args)
+    elif args.cmd == "dispatch":
+        return escalate(
+            settings, args.as_of or settings.reference_date or dt.date.today(), args.actor
+        )
+    return 0
+
+
+def escalate(settings: Settings, as_of: dt.date, actor_sub: str) -> int:
+    """`python -m api dispatch escalate --as-of DATE`: the escalation job in one transaction,
+    as a system actor (audited); prints one line per escalation."""
+    import asyncio
+
+    from geo.actor import Actor, Role, bind_actor
+    from geo.db import create_engine as create_async
+    from geo.db import session_factory
+    from geo.dispatch import escalate_due
+
+    async def run() -> list[object]:
+        engine = create_async(settings.database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as s, s.begin():
+                await bind_actor(s, Actor(sub=actor_sub, role=Role.CITY_ADMIN, counties=None))
+                return await escalate_due(s, as_of)
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(run())
+    for r in rows:
+        print(f"{r.code}: {r.from_level} → {r.to_level} on {r.escalated_on} (due {r.new_due})")  # type: ignore[attr-defined]
+    print(f"escalated as of {as_of.isoformat()}: {len(rows)} escalations")
     return 0
 
 

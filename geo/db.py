@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -36,13 +37,20 @@ def create_engine(
     statement_timeout_ms: int | None = None,
     application_name: str = "landguard",
     role: str | None = None,
+    today: dt.date | None = None,
 ) -> AsyncEngine:
     """The async engine the API uses; psycopg's automatic prepared statements stay on.
 
     `role`: every new pooled connection runs `SET ROLE <role>` first, so the API works as
     a role that does not own the tables and row-level security applies to it (migration
-    0004, geo/actor.API_DB_ROLE). None or "" keeps the login role."""
+    0004, geo/actor.API_DB_ROLE). None or "" keeps the login role.
+
+    `today`: the reference date (LANDGUARD_REFERENCE_DATE) as the connection setting
+    `landguard.today`, which SQL that has no request parameters reads as its "today" (the
+    warnings map layer, geo/warnings.LAYER_TODAY); None leaves it unset (current_date)."""
     options = f"-c application_name={application_name}"
+    if today is not None:
+        options += f" -c landguard.today={today.isoformat()}"
     if statement_timeout_ms:
         options += f" -c statement_timeout={statement_timeout_ms}"
     engine = create_async_engine(

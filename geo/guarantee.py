@@ -382,3 +382,14 @@ async def pool_balance(session: AsyncSession, *, year: int, as_of: dt.date | Non
         "WHERE year = :year AND kind = 'NEW_CONSTRUCTION' AND holder_code = :pool AND effective_on <= :d"
     ).bindparams(bindparam("year", type_=SmallInteger), bindparam("d", type_=Date))
     return (await session.execute(stmt, {"year": year, "pool": CITY_CODE, "d": as_of})).one()
+
+
+def at_risk_all_sql(year_expr: str) -> str:
+    """The at-risk statement of `at_risk_rows` for every county and every row, as SQL text
+    to embed as a subquery (geo/warnings.py's QUOTA_GAP_KEY rule): the plan year is the
+    SQL expression `year_expr` (a trusted constant, never user input), no LIMIT. Same
+    cover, same priority order — the warning never recomputes it."""
+    sql = for_county(_AT_RISK_NOW_SQL, False)
+    return sql.replace(":year", f"CAST({year_expr} AS smallint)").replace(
+        "LIMIT :first", "LIMIT ALL"
+    )

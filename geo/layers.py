@@ -17,6 +17,7 @@ from geo.crs import M2_PER_HA, M2_PER_MU
 from geo.models import AdminArea, Parcel, ParcelOverlay, Project, ProjectParcel, ProtectedZone
 from geo.queries.geojson import GeometryOptions, as_geojson
 from geo.spatial import SpatialFilter, apply_spatial
+from geo.warnings import warnings_layer_source
 
 CONFLICT_KINDS = (E.ZoneKind.BASIC_FARMLAND, E.ZoneKind.ECOLOGICAL_REDLINE)
 
@@ -175,8 +176,42 @@ ADMIN_AREAS = Layer(
     joins=lambda s: s.select_from(AdminArea),
 )
 
+_W = warnings_layer_source()
+
+WARNINGS = Layer(
+    name="warnings",
+    title="智能预警 Warnings",
+    description=(
+        "预警点位 Warnings of geo/warning_rules.py as points (the project's location, a parcel's "
+        "point on surface), as of the server's reference date (LANDGUARD_REFERENCE_DATE) or "
+        "today; objects without a location are not drawn (GraphQL `warnings` lists them all)"
+    ),
+    geometry_type="Point",
+    min_zoom=6,
+    geom=_W.c.geom,
+    key=_W.c.code,
+    properties={
+        "code": _W.c.code,
+        "rule": _W.c.rule,
+        "severity": _W.c.severity,
+        "severity_rank": _W.c.rank,
+        "object_type": _W.c.object_type,
+        "object_code": _W.c.object_code,
+        "name": _W.c.object_name,
+        "project_code": _W.c.project_code,
+        "county_code": _W.c.county_code,
+    },
+    filters={
+        "county_code": _W.c.county_code,
+        "project_code": _W.c.project_code,
+        "severity": _W.c.severity,
+        "rule": _W.c.rule,
+    },
+    joins=lambda s: s.select_from(_W).where(_W.c.geom.is_not(None)),
+)
+
 LAYERS: dict[str, Layer] = {
-    layer.name: layer for layer in (PARCELS, PROJECTS, PROTECTED_ZONES, ADMIN_AREAS)
+    layer.name: layer for layer in (PARCELS, PROJECTS, PROTECTED_ZONES, ADMIN_AREAS, WARNINGS)
 }
 
 

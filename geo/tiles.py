@@ -81,6 +81,17 @@ TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
     ),
     "protected_zones": ("code", "name", "kind", "county_code", "area_mu"),
     "admin_areas": ("code", "name", "name_en", "kind", "parent_code"),
+    "warnings": (
+        "code",
+        "rule",
+        "severity",
+        "severity_rank",
+        "object_type",
+        "object_code",
+        "name",
+        "project_code",
+        "county_code",
+    ),
 }
 """The properties a map styles and labels by, per layer (a subset of the layer's
 properties: personal names and legal-area detail stay in GraphQL)."""
@@ -102,6 +113,11 @@ FIELD_LABELS: dict[str, str] = {
     "industry": "行业 industry",
     "total_investment": "总投资 total investment, 万元",
     "kind": "类型 kind",
+    "rule": "预警规则 warning rule code (geo/warning_rules.py)",
+    "severity": "预警等级 SEVERE / WARNING / INFO",
+    "severity_rank": "等级序 1 severe, 2 warning, 3 info",
+    "object_type": "预警对象 PROJECT / PARCEL / APPROVAL_ITEM / ISSUE",
+    "object_code": "对象编码 code of the object warned about",
 }
 
 _DIGITS = re.compile(r"[0-9]{1,8}")

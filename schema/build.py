@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from schema import limits as lim
 from schema.audit import AuditQuery
+from schema.dispatch import DispatchMutation, DispatchQuery
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
@@ -33,9 +34,20 @@ class LandguardSchema(strawberry.Schema):
 
 Query = merge_types(
     "Query",
-    (ListQuery, MapQuery, OverlayQuery, GuaranteeQuery, MeQuery, AuditQuery, ProgressQuery),
+    (
+        ListQuery,
+        MapQuery,
+        OverlayQuery,
+        GuaranteeQuery,
+        MeQuery,
+        AuditQuery,
+        ProgressQuery,
+        DispatchQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (LandMutation, ProjectMutation, ProgressMutation))
+Mutation = merge_types(
+    "Mutation", (LandMutation, ProjectMutation, ProgressMutation, DispatchMutation)
+)
 
 
 def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:

@@ -96,6 +96,18 @@ NOMINAL_LIST_SIZE: dict[str, int] = {
     "PromotionStatus.funnel": 7,
     "PromotionStatus.leaders": 10,
     "PromotionStatus.bureaus": 24,  # 8 units × 3 months
+    # warnings, dispatch and the task-force lists (schema/dispatch.py)
+    "Warning.figures": 6,  # the figures of one rule (geo/warning_rules.py)
+    "ProjectIssue.escalations": 3,  # at most three levels to climb
+    "DispatchAgenda.items": 50,  # open issues at one level
+    "ApprovalTaskList.counties": 7,
+    "ApprovalTaskList.projects": 200,  # projects with approval items in the filter
+    "Query.landTaskList": 7,  # county-level units
+    "CountyLandTaskList.entries": 50,
+    "Query.monthlyBulletin": 7,
+    "EscalationPayload.escalations": 100,
+    "EscalationPayload.errors": 3,
+    "IssuePayload.errors": 3,
 }
 
 SIZED_BY_ANCESTOR: dict[str, tuple[str, str]] = {
@@ -103,6 +115,7 @@ SIZED_BY_ANCESTOR: dict[str, tuple[str, str]] = {
     "Query.landStock": ("listLimit", "StockGroup.parcels"),
     "Query.fastHorses": ("first", "PeriodProjectList.items"),
     "Query.snails": ("first", "PeriodProjectList.items"),
+    "Query.approvalTaskList": ("first", "ApprovalTaskList.items"),
 }
 
 MAX_SELECTIONS = 50_000

@@ -35,6 +35,9 @@ class MapLayer(Enum):
         "protected_zones", description="三区三线 protected zones"
     )
     ADMIN_AREAS = strawberry.enum_value("admin_areas", description="行政区 admin areas")
+    WARNINGS = strawberry.enum_value(
+        "warnings", description="智能预警 warnings as points (geo/warning_rules.py)"
+    )
 
 
 @strawberry.input(
@@ -50,6 +53,12 @@ class FeatureFilterInput:
     plan_type: G.PlanType | None = None  # type: ignore[valid-type]
     zone_kind: G.ZoneKind | None = None  # type: ignore[valid-type]
     admin_kind: G.AdminKind | None = None  # type: ignore[valid-type]
+    warning_severity: str | None = strawberry.field(
+        default=None, description="预警等级 SEVERE / WARNING / INFO (layer WARNINGS)"
+    )
+    warning_code: str | None = strawberry.field(
+        default=None, description="预警规则 rule code (layer WARNINGS)"
+    )
     spatial: SpatialFilterInput | None = None
 
     def property_filters(self) -> dict[str, Any]:
@@ -63,6 +72,8 @@ class FeatureFilterInput:
             "plan_type": to_domain(E.PlanType, self.plan_type),
             "kind": to_domain(E.ZoneKind, self.zone_kind)
             or to_domain(E.AdminKind, self.admin_kind),
+            "severity": self.warning_severity,
+            "rule": self.warning_code,
         }
         return {k: v for k, v in given.items() if v is not None}
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from api import export
 from geo import ogc as ogc_queries
+from geo.warnings import LAYER_TODAY, ranked_sql
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -28,6 +29,8 @@ LAYER_TABLES = {
     "projects": ("project", "location", "Point", "location IS NOT NULL"),
     "protected_zones": ("protected_zone", "geom", "MultiPolygon", "TRUE"),
     "admin_areas": ("admin_area", "geom", "MultiPolygon", "TRUE"),
+    # derived: the warnings as of the server's date (geo/warnings.py), by the same SQL
+    "warnings": (f"({ranked_sql(LAYER_TODAY)}) w", "geom", "Point", "geom IS NOT NULL"),
 }
 
 

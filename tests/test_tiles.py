@@ -470,7 +470,13 @@ async def test_index_lists_the_layers(client: httpx.AsyncClient) -> None:
     response = await client.get("/tiles/")
     assert response.status_code == 200
     layers = response.json()["layers"]
-    assert [x["name"] for x in layers] == ["parcels", "projects", "protected_zones", "admin_areas"]
+    assert [x["name"] for x in layers] == [
+        "parcels",
+        "projects",
+        "protected_zones",
+        "admin_areas",
+        "warnings",
+    ]
     for entry in layers:
         assert entry["tilejson"] == f"http://testserver/tiles/{entry['name']}.json"
         doc = (await client.get(entry["tilejson"])).json()
