@@ -375,7 +375,7 @@ SCENARIOS: dict[str, Scenario] = {
         note=(
             "the server's today must be in the plan year (bench.sh sets "
             "LANDGUARD_REFERENCE_DATE=2024-10-31) so the current-state tallies answer; "
-            "raw = the API's own two statements (bench/guarantee_sql.py)"
+            "raw = the API's own statement (bench/guarantee_sql.py)"
         ),
     ),
     "county_summary": Scenario(

@@ -287,6 +287,16 @@ async def county_rows(
     return (await session.execute(stmt, _params(year, as_of, county))).all()
 
 
+async def county_rows_at_risk(
+    session: AsyncSession, *, year: int, county: str | None, first: int | None
+) -> Sequence[Row[Any]]:
+    """`county_rows` now, each row with `at_risk_rows`: its first `first` at-risk projects
+    (all when None) as a list of dicts with `at_risk_rows`' columns — one statement for a
+    whole landGuarantee answer."""
+    params: dict[str, Any] = {**_params(year, None, county), "first": first}
+    return (await session.execute(_COUNTIES_RISKY_NOW[county is not None], params)).all()
+
+
 async def project_rows(
     session: AsyncSession,
     *,
@@ -323,21 +333,13 @@ def _risk_stream(group: int, bound: str, pick: str) -> str:
 
 # Key projects first (a key project is always tier 1 or 2, so that stream reads only the
 # front of each county), then the others; each in priority order.
-_AT_RISK_NOW_SQL = f"""
-WITH {_QUOTA_NOW}
-SELECT x.project_id, x.code, x.county_code, x.is_key, x.tier, x.planned_start,
-       x.demand_m2 AS demand, x.demand_parcels, x.conflict_parcels > 0 AS conflict,
-       x.farmland_m2, x.redline_m2, x.outside_urban_parcels,
-       x.county_remaining, x.before_in_county,
-       CASE WHEN x.conflict_parcels > 0 THEN 0
+_COVERED_X = f"""CASE WHEN x.conflict_parcels > 0 THEN 0
             WHEN x.county_remaining - x.before_in_county >= x.demand_m2 - {_TOLERANCE} THEN x.demand_m2
-            ELSE greatest(0, x.county_remaining - x.before_in_county) END AS covered,
-       x.demand_m2 - CASE WHEN x.conflict_parcels > 0 THEN 0
-            WHEN x.county_remaining - x.before_in_county >= x.demand_m2 - {_TOLERANCE} THEN x.demand_m2
-            ELSE greatest(0, x.county_remaining - x.before_in_county) END AS unmet
-  FROM admin_area a
-  LEFT JOIN quota q ON q.holder_code = a.code
-  CROSS JOIN LATERAL (
+            ELSE greatest(0, x.county_remaining - x.before_in_county) END"""
+
+# The at-risk rows of county a.code (quota q), key projects first (a key project is always
+# tier 1 or 2, so that stream reads only the front of the county), then the others.
+_RISKY = f"""(
       SELECT u.*, coalesce(q.remaining, 0) AS county_remaining,
              u.through - CASE WHEN u.conflict_parcels > 0 THEN 0 ELSE u.demand_m2 END AS before_in_county
         FROM ({_risk_stream(0, "AND d.tier <= 2", "s.is_key")}
@@ -345,12 +347,49 @@ SELECT x.project_id, x.code, x.county_code, x.is_key, x.tier, x.planned_start,
               {_risk_stream(1, "", "NOT s.is_key")}) u
        ORDER BY u.grp, u.tier, u.planned_start NULLS LAST, u.code
        LIMIT :first
-  ) x
+  ) x"""
+
+_AT_RISK_NOW_SQL = f"""
+WITH {_QUOTA_NOW}
+SELECT x.project_id, x.code, x.county_code, x.is_key, x.tier, x.planned_start,
+       x.demand_m2 AS demand, x.demand_parcels, x.conflict_parcels > 0 AS conflict,
+       x.farmland_m2, x.redline_m2, x.outside_urban_parcels,
+       x.county_remaining, x.before_in_county,
+       {_COVERED_X} AS covered,
+       x.demand_m2 - {_COVERED_X} AS unmet
+  FROM admin_area a
+  LEFT JOIN quota q ON q.holder_code = a.code
+  CROSS JOIN LATERAL {_RISKY}
  WHERE a.kind IN ('DISTRICT', 'COUNTY', 'COUNTY_CITY')
    AND (CAST(:county AS varchar) IS NULL OR a.code = :county)
  ORDER BY a.code, x.grp, x.tier, x.planned_start NULLS LAST, x.code"""
 
+# landGuarantee with atRiskProjects in one statement: each county's row carries its
+# at-risk rows as a JSON array (the same columns as _AT_RISK_NOW_SQL).
+_COUNTIES_RISKY_NOW_SQL = _COUNTIES_NOW_SQL.replace(
+    "       risk.at_risk AS at_risk_projects\n",
+    "       risk.at_risk AS at_risk_projects, risky.rows AS at_risk_rows\n",
+).replace(
+    " ) risk\n",
+    f""" ) risk
+ CROSS JOIN LATERAL (
+      SELECT coalesce(json_agg(json_build_object(
+                 'project_id', x.project_id, 'code', x.code, 'county_code', x.county_code,
+                 'is_key', x.is_key, 'tier', x.tier, 'planned_start', x.planned_start,
+                 'demand', x.demand_m2, 'demand_parcels', x.demand_parcels,
+                 'conflict', x.conflict_parcels > 0, 'farmland_m2', x.farmland_m2,
+                 'redline_m2', x.redline_m2, 'outside_urban_parcels', x.outside_urban_parcels,
+                 'county_remaining', x.county_remaining, 'before_in_county', x.before_in_county,
+                 'covered', {_COVERED_X}, 'unmet', x.demand_m2 - {_COVERED_X})
+               ORDER BY x.grp, x.tier, x.planned_start NULLS LAST, x.code), '[]') AS rows
+        FROM {_RISKY}
+ ) risky
+""",
+)
+assert "risky.rows" in _COUNTIES_RISKY_NOW_SQL and ") risky" in _COUNTIES_RISKY_NOW_SQL
+
 _AT_RISK_NOW = _now(_AT_RISK_NOW_SQL, bindparam("first", type_=Integer))
+_COUNTIES_RISKY_NOW = _now(_COUNTIES_RISKY_NOW_SQL, bindparam("first", type_=Integer))
 
 
 async def at_risk_rows(

@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import strawberry
@@ -367,6 +368,8 @@ class CountyLandGuarantee(LandGuaranteeFigures):
         description="状态原因 Every rule that applies (Chinese — English)"
     )
     _key: strawberry.Private[tuple[int, dt.date | None]]
+    _prefetched: strawberry.Private[tuple[int | None, list[Any]] | None] = None
+    """(first, rows) fetched with the county figures when the query asked for them."""
 
     @strawberry.field(description="县（市、区）")
     async def county(self, info: Info) -> AdminArea | None:
@@ -392,6 +395,8 @@ class CountyLandGuarantee(LandGuaranteeFigures):
             cfg = info.context.config
             first = page_size(first, default=0, maximum=cfg.max_page_size)
         year, as_of = self._key
+        if self._prefetched is not None and self._prefetched[0] == first:
+            return [_risk(r) for r in self._prefetched[1]]
         if as_of is None:
             now = await info.context.loaders.guarantee_at_risk.load((year, first))
             return [_risk(r) for r in now if r.county_code == self.county_code]
@@ -401,7 +406,43 @@ class CountyLandGuarantee(LandGuaranteeFigures):
         return [_risk(r) for r in risky[:first]]
 
 
-def _county(row: Row[Any], when: When) -> CountyLandGuarantee:
+def _at_risk_first(info: Info) -> tuple[bool, int | None]:
+    """Look ahead: does the query ask atRiskProjects, all with one `first`? Then the county
+    statement brings them along (one round trip instead of two)."""
+    firsts: set[int | None] = set()
+
+    def walk(selections: list[Any]) -> None:
+        for sel in selections:
+            if getattr(sel, "name", None) == "atRiskProjects":
+                value = sel.arguments.get("first")  # literals arrive as their source text
+                if isinstance(value, str) and value.lstrip("-").isdigit():
+                    value = int(value)
+                firsts.add(value)
+            elif not hasattr(sel, "name"):  # inline fragment / fragment spread
+                walk(sel.selections)
+
+    for field in info.selected_fields:
+        walk(field.selections)
+    if len(firsts) != 1:
+        return False, None
+    (first,) = firsts
+    return (True, first) if first is None or isinstance(first, int) else (False, None)
+
+
+def _risk_rows(row: Row[Any]) -> list[Any]:
+    """The JSON at-risk rows of a county row, with attribute access like database rows."""
+    out = []
+    for r in row.at_risk_rows:
+        start = r["planned_start"]
+        out.append(
+            SimpleNamespace(**{**r, "planned_start": start and dt.date.fromisoformat(start)})
+        )
+    return out
+
+
+def _county(
+    row: Row[Any], when: When, prefetched: tuple[int | None, list[Any]] | None = None
+) -> CountyLandGuarantee:
     figures = Figures.of(row)
     status, reasons = R.county_status(
         demand_m2=figures.demand,
@@ -416,6 +457,7 @@ def _county(row: Row[Any], when: When) -> CountyLandGuarantee:
         status=_g(G.GuaranteeStatus, status),
         reasons=reasons,
         _key=when.key,
+        _prefetched=prefetched,
         **_figure_fields(figures),
     )
 
@@ -927,7 +969,16 @@ class GuaranteeQuery:
         self, info: Info, year: YearArg, county_code: str | None = None, as_of: AsOfArg = None
     ) -> list[CountyLandGuarantee]:
         when = resolve_when(info, year, as_of)
+        asked, first = _at_risk_first(info)
         async with info.context.sessions() as s:
+            if asked and when.as_of is None:
+                if first is not None:  # bounded like the field itself (PAGE_TOO_LARGE)
+                    cfg = info.context.config
+                    first = page_size(first, default=0, maximum=cfg.max_page_size)
+                rows = await engine.county_rows_at_risk(
+                    s, year=when.year, county=county_code, first=first
+                )
+                return [_county(r, when, prefetched=(first, _risk_rows(r))) for r in rows]
             rows = await engine.county_rows(s, year=when.year, as_of=when.as_of, county=county_code)
         return [_county(r, when) for r in rows]
 

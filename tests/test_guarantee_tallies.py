@@ -465,3 +465,47 @@ async def test_readme_land_guarantee_example_runs(gql: Any, demo_sync_engine: En
     assert "errors" not in body, body["errors"]
     assert len(body["data"]["landGuarantee"]) == 6
     assert body["data"]["project"]["landStatus"]["cover"]
+
+
+async def test_land_guarantee_with_at_risk_is_one_statement(demo_db_url: str) -> None:
+    """Looking ahead at atRiskProjects(first) the resolver brings them along with the county
+    figures: one statement; a query mixing two `first`s falls back to the per-key loader and
+    gives the same rows."""
+    import httpx
+    from sqlalchemy import event
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings(database_url=demo_db_url, reference_date=DEMO_DATE))
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    fields = "projectCode demandHa coveredHa unmetHa conflict cover reasons"
+    one = (
+        f"{{ landGuarantee(year: 2024) {{ countyCode atRiskProjects(first: 3) {{ {fields} }} }} }}"
+    )
+    two = (
+        f"{{ landGuarantee(year: 2024) {{ countyCode atRiskProjects(first: 3) {{ {fields} }} "
+        f"all: atRiskProjects {{ projectCode }} }} }}"
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", count)
+        a = (await c.post("/graphql", json={"query": one})).json()
+        assert len(statements) == 1, statements
+        b = (await c.post("/graphql", json={"query": two})).json()
+        assert len(statements) == 1 + 3  # counties, then the two at-risk lists via the loader
+    assert "errors" not in a and "errors" not in b
+    got = [(x["countyCode"], x["atRiskProjects"]) for x in a["data"]["landGuarantee"]]
+    via_loader = [(x["countyCode"], x["atRiskProjects"]) for x in b["data"]["landGuarantee"]]
+    assert got == via_loader
+    assert sum(len(r) for _, r in got) > 6
+    for x in b["data"]["landGuarantee"]:
+        assert [r["projectCode"] for r in x["all"]][:3] == [
+            r["projectCode"] for r in x["atRiskProjects"]
+        ]
