@@ -16,6 +16,10 @@ log = logging.getLogger("landguard.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _TOKEN_LIMIT = "Syntax Error: Document contains more than"  # graphql-core's parser
 QUERY_CANCELED = "57014"  # SQLSTATE of statement_timeout (psycopg's QueryCanceled)
+RETRYABLE = {"40P01": "deadlock", "40001": "serialization failure"}
+"""Two writers that lock the same rows in opposite orders (e.g. a parcel geometry write,
+which takes the parcel advisory lock, and a project edit) can deadlock; PostgreSQL aborts
+one of them. Nothing was written; the client may simply send the mutation again."""
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -52,7 +56,28 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         else:
             code = ErrorCode.GRAPHQL_VALIDATION_FAILED
         return _with_code(error, code)
-    if _sqlstate(original) == QUERY_CANCELED:
+    state = _sqlstate(original)
+    if state in RETRYABLE:
+        log.warning(
+            "%s in %s (request %s): rolled back, client may retry",
+            RETRYABLE[state],
+            ".".join(str(p) for p in error.path or ()),
+            request_id,
+        )
+        return GraphQLError(
+            f"并发写冲突，已回滚，请重试 The write collided with a concurrent one ({RETRYABLE[state]}) "
+            f"and was rolled back; nothing changed — send it again (request id {request_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={
+                "code": ErrorCode.WRITE_CONFLICT.value,
+                "retryable": True,
+                "requestId": request_id,
+            },
+        )
+    if state == QUERY_CANCELED:
         # statement_timeout: expected under load, logged without a trace; nothing of the
         # SQL or the driver's message reaches the client.
         log.warning(
