@@ -28,6 +28,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.actor import bind_actor
+from geo.crs import M2_PER_MU
+from geo.writes import project_errors, refusals
 from schema.context import Context
 from schema.errors import ErrorCode, LandguardError
 from schema.permissions import Action, require
@@ -194,3 +196,49 @@ async def write_transaction(
     async with factory() as session, session.begin():
         await bind_actor(session, actor)
         yield session
+
+
+def refusal_errors(exc: refusals.WriteRefused) -> list[UserError]:
+    """geo's typed refusal (geo/writes: pre-check or the database's own refusal mapped by
+    `refusals.from_db_error` / `project_errors.translate`) → the payload's typed errors."""
+    common = {"code": exc.code, "message": exc.message, "field": exc.field}
+    if isinstance(exc, project_errors.InvalidInput):  # one error per bad field
+        return [
+            InputError(code=exc.code, message=message, field=["input", name])
+            for name, message in exc.problems
+        ]
+    if isinstance(exc, refusals.GeometryRefused):
+        location = None if exc.location is None else list(exc.location)
+        return [GeometryError(**common, reason=exc.reason, location=location)]
+    if isinstance(exc, refusals.OverlapRefused):
+        return [
+            ParcelOverlapError(
+                **common,
+                other_parcel_code=exc.other_code,
+                shared_area_m2=exc.shared_m2,
+                shared_area_mu=round(exc.shared_m2 / M2_PER_MU, 4),
+            )
+        ]
+    if isinstance(exc, refusals.StaleVersion):
+        return [StaleVersionError(**common, sent_version=exc.sent, current_version=exc.current)]
+    if isinstance(exc, refusals.NotFoundRefused):
+        return [NotFoundError(**common, object_type=exc.what, key=exc.key)]
+    if isinstance(exc, refusals.TransitionRefused):
+        return [
+            InvalidTransitionError(
+                **common, from_status=exc.current, to_status=exc.wanted, allowed=exc.allowed
+            )
+        ]
+    if isinstance(exc, project_errors.ParcelAlreadyLinked):
+        return [
+            ParcelAlreadyLinkedError(
+                **common, parcel_code=exc.parcel_code, other_project_code=exc.other_project_code
+            )
+        ]
+    if isinstance(exc, refusals.ForbiddenRefused):
+        return [
+            ForbiddenError(
+                code=exc.code, message=exc.message, field=None, action="", county_code=None
+            )
+        ]
+    return [InputError(**common)]

@@ -21,19 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo import ledger
 from geo import write_rules as W
-from geo.crs import CITY_CODE, M2_PER_MU
+from geo.crs import CITY_CODE
 from geo.enums import LandClass, LandStatus, QuotaKind, SupplyMethod
 from geo.geometry_input import GeometryInputError, InputGeometry, parse_geometry
 from geo.queries import parcels as parcel_queries
 from geo.queries import quotas as quota_queries
 from geo.writes import parcel_status, parcels, quotas
 from geo.writes.refusals import (
-    ForbiddenRefused,
     GeometryRefused,
     NotFoundRefused,
-    OverlapRefused,
-    StaleVersion,
-    TransitionRefused,
     WriteRefused,
     from_db_error,
 )
@@ -42,16 +38,13 @@ from schema.context import Context
 from schema.errors import ErrorCode, LandguardError
 from schema.geometry import GeometryInput
 from schema.mutation_base import (
-    ForbiddenError,
-    GeometryError,
     InputError,
     InsufficientQuotaError,
     InvalidTransitionError,
     NotFoundError,
-    ParcelOverlapError,
     Refused,
-    StaleVersionError,
     UserError,
+    refusal_errors,
     user_error,
     write_transaction,
 )
@@ -180,66 +173,8 @@ def land_user_error(exc: BaseException) -> list[UserError] | None:
     """The typed errors for an expected refusal, or None for a bug (re-raise it)."""
     if isinstance(exc, Refused):
         return exc.errors
-    if isinstance(exc, GeometryRefused):
-        return [
-            GeometryError(
-                code=exc.code,
-                message=exc.message,
-                field=exc.field,
-                reason=exc.reason,
-                location=None if exc.location is None else list(exc.location),
-            )
-        ]
-    if isinstance(exc, OverlapRefused):
-        return [
-            ParcelOverlapError(
-                code=exc.code,
-                message=exc.message,
-                field=exc.field,
-                other_parcel_code=exc.other_code,
-                shared_area_m2=exc.shared_m2,
-                shared_area_mu=round(exc.shared_m2 / M2_PER_MU, 4),
-            )
-        ]
-    if isinstance(exc, StaleVersion):
-        return [
-            StaleVersionError(
-                code=exc.code,
-                message=exc.message,
-                field=exc.field,
-                sent_version=exc.sent,
-                current_version=exc.current,
-            )
-        ]
-    if isinstance(exc, NotFoundRefused):
-        return [
-            NotFoundError(
-                code=exc.code,
-                message=exc.message,
-                field=exc.field,
-                object_type=exc.what,
-                key=exc.key,
-            )
-        ]
-    if isinstance(exc, TransitionRefused):
-        return [
-            InvalidTransitionError(
-                code=exc.code,
-                message=exc.message,
-                field=exc.field,
-                from_status=exc.current,
-                to_status=exc.wanted,
-                allowed=exc.allowed,
-            )
-        ]
-    if isinstance(exc, ForbiddenRefused):
-        return [
-            ForbiddenError(
-                code=exc.code, message=exc.message, field=None, action="", county_code=None
-            )
-        ]
     if isinstance(exc, WriteRefused):
-        return [InputError(code=exc.code, message=exc.message, field=exc.field)]
+        return refusal_errors(exc)
     if isinstance(exc, ledger.LedgerError):
         return [_ledger_error(exc)]
     if isinstance(exc, LandguardError):

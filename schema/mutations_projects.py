@@ -32,28 +32,17 @@ from geo.queries import parcels as parcel_queries
 from geo.queries import projects as project_queries
 from geo.writes import approvals as approval_writes
 from geo.writes import project_links, projects
-from geo.writes.project_errors import (
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-    ParcelAlreadyLinked,
-    StaleVersion,
-    WriteRefused,
-)
+from geo.writes.project_errors import InvalidInput, NotFound
+from geo.writes.refusals import WriteRefused
 from schema import enums as G
 from schema.enums import to_domain
 from schema.errors import LandguardError
 from schema.geometry import GeometryInput, to_geometry
 from schema.mutation_base import (
-    ForbiddenError,
     GeometryError,
-    InputError,
-    InvalidTransitionError,
-    NotFoundError,
-    ParcelAlreadyLinkedError,
     Refused,
-    StaleVersionError,
     UserError,
+    refusal_errors,
     user_error,
     write_transaction,
 )
@@ -65,63 +54,6 @@ UNSET: Any = strawberry.UNSET
 
 
 # ----------------------------------------------------------------------------- errors
-
-
-def _path(field: str | None) -> list[str] | None:
-    return None if field is None else ["input", field]
-
-
-def typed_errors(exc: WriteRefused) -> list[UserError]:
-    """geo's refusal → the payload's typed errors (one per bad field for InvalidInput)."""
-    if isinstance(exc, InvalidInput):
-        return [
-            InputError(code=exc.code, message=message, field=_path(field))
-            for field, message in exc.problems
-        ]
-    if isinstance(exc, StaleVersion):
-        return [
-            StaleVersionError(
-                code=exc.code,
-                message=exc.message,
-                field=_path(exc.field),
-                sent_version=exc.sent,
-                current_version=exc.current,
-            )
-        ]
-    if isinstance(exc, NotFound):
-        return [
-            NotFoundError(
-                code=exc.code,
-                message=exc.message,
-                field=_path(exc.field),
-                object_type=exc.object_type,
-                key=exc.key,
-            )
-        ]
-    if isinstance(exc, InvalidTransition):
-        return [
-            InvalidTransitionError(
-                code=exc.code,
-                message=exc.message,
-                field=_path(exc.field),
-                from_status=exc.current,
-                to_status=exc.wanted,
-                allowed=exc.allowed,
-            )
-        ]
-    if isinstance(exc, ParcelAlreadyLinked):
-        return [
-            ParcelAlreadyLinkedError(
-                code=exc.code,
-                message=exc.message,
-                field=_path(exc.field),
-                parcel_code=exc.parcel_code,
-                other_project_code=exc.other_project_code,
-            )
-        ]
-    if exc.code == "FORBIDDEN":
-        return [ForbiddenError(code=exc.code, message=exc.message, action="", county_code=None)]
-    return [InputError(code=exc.code, message=exc.message, field=_path(exc.field))]
 
 
 def _geometry_error(exc: LandguardError, field: str) -> GeometryError:
@@ -154,12 +86,34 @@ async def _run(
     except Refused as exc:
         return None, exc.errors
     except WriteRefused as exc:
-        return None, typed_errors(exc)
+        return None, refusal_errors(exc)
     except LandguardError as exc:
         error = user_error(exc)
         if error is None:  # pragma: no cover - user_error maps every LandguardError
             raise
         return None, [error]
+
+
+async def _link_change(
+    info: Info, project_code: str, parcel_code: str, work: Callable[[Any], Awaitable[bool]]
+) -> ProjectParcelPayload:
+    """link/unlink: write access to both the project's and the parcel's county, one
+    transaction, then both objects as they now are."""
+
+    async def counties() -> list[str | None]:
+        return [
+            await _project_county(info, project_code, "projectCode"),
+            await _parcel_county(info, parcel_code),
+        ]
+
+    done, errors = await _run(info, Action.PROJECT_LINK_PARCEL, counties, work)
+    if not done:
+        return ProjectParcelPayload(project=None, parcel=None, errors=errors)
+    return ProjectParcelPayload(
+        project=await _project(info, project_code),
+        parcel=await _parcel(info, parcel_code),
+        errors=[],
+    )
 
 
 async def _project_county(info: Info, code: str, field: str = "code") -> str:
@@ -536,12 +490,6 @@ class ProjectMutation:
     async def link_parcel(self, info: Info, input: LinkParcelInput) -> ProjectParcelPayload:
         ctx = info.context
 
-        async def counties() -> list[str | None]:
-            return [
-                await _project_county(info, input.project_code, "projectCode"),
-                await _parcel_county(info, input.parcel_code),
-            ]
-
         async def work(session: Any) -> bool:
             await project_links.link_parcel(
                 session,
@@ -552,26 +500,13 @@ class ProjectMutation:
             )
             return True
 
-        done, errors = await _run(info, Action.PROJECT_LINK_PARCEL, counties, work)
-        if not done:
-            return ProjectParcelPayload(project=None, parcel=None, errors=errors)
-        return ProjectParcelPayload(
-            project=await _project(info, input.project_code),
-            parcel=await _parcel(info, input.parcel_code),
-            errors=[],
-        )
+        return await _link_change(info, input.project_code, input.parcel_code, work)
 
     @strawberry.mutation(
         description="解除项目用地 End a parcel's active link to a project (dated, with a reason)"
     )
     async def unlink_parcel(self, info: Info, input: UnlinkParcelInput) -> ProjectParcelPayload:
         ctx = info.context
-
-        async def counties() -> list[str | None]:
-            return [
-                await _project_county(info, input.project_code, "projectCode"),
-                await _parcel_county(info, input.parcel_code),
-            ]
 
         async def work(session: Any) -> bool:
             await project_links.unlink_parcel(
@@ -584,14 +519,7 @@ class ProjectMutation:
             )
             return True
 
-        done, errors = await _run(info, Action.PROJECT_LINK_PARCEL, counties, work)
-        if not done:
-            return ProjectParcelPayload(project=None, parcel=None, errors=errors)
-        return ProjectParcelPayload(
-            project=await _project(info, input.project_code),
-            parcel=await _parcel(info, input.parcel_code),
-            errors=[],
-        )
+        return await _link_change(info, input.project_code, input.parcel_code, work)
 
     @strawberry.mutation(
         description="新建审批事项 Create an approval item; its county is its project's"

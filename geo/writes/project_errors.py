@@ -2,8 +2,10 @@
 project_links.py, approvals.py) and the one place that turns a database refusal into them.
 
 geo/ knows nothing of GraphQL: each refusal carries a machine-readable `code` (the same
-string the API reports), a message (Chinese — English) and the input `field` at fault;
-schema/mutations_projects.py turns them into the typed UserErrors of the payloads. A
+string the API reports), a message (Chinese — English) and the input `field` at fault.
+They share the base and the common kinds (not found, stale version, transition,
+forbidden) of geo/writes/refusals.py, so schema/mutation_base.refusal_errors turns every
+write's refusal into the payload's typed errors in one place. A
 constraint the Python pre-check should have caught (a concurrent writer, a direct SQL
 rule) comes back through `translate()` as the same refusal the pre-check gives.
 """
@@ -16,17 +18,21 @@ from collections.abc import Iterator, Mapping
 from sqlalchemy.exc import DBAPIError
 
 from geo.write_rules import SQLSTATE_RLS
+from geo.writes import refusals
 
 
-class WriteRefused(Exception):
-    """Base of every expected refusal; nothing of the transaction is kept."""
+class WriteRefused(refusals.WriteRefused):
+    """Base of the project-side refusals: the shared refusal (geo/writes/refusals.py) with
+    the class's `code` and the input field named as in GraphQL (path ["input", field])."""
 
     code = "BAD_USER_INPUT"
 
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(type(self).code, message, field=_path(field))
+
+
+def _path(field: str | None) -> list[str] | None:
+    return None if field is None else ["input", field]
 
 
 class InvalidInput(WriteRefused):
@@ -46,35 +52,41 @@ class DuplicateCode(WriteRefused):
         self.key = key
 
 
-class NotFound(WriteRefused):
+class NotFound(refusals.NotFoundRefused):
     code = "NOT_FOUND"
 
     def __init__(self, object_type: str, key: str, field: str | None = None) -> None:
-        super().__init__(f"未找到 no {object_type} {key!r}", field)
-        self.object_type = object_type
+        refusals.WriteRefused.__init__(
+            self, self.code, f"未找到 no {object_type} {key!r}", field=_path(field)
+        )
+        self.what = self.object_type = object_type
         self.key = key
 
 
-class StaleVersion(WriteRefused):
+class StaleVersion(refusals.StaleVersion):
     code = "STALE_VERSION"
 
     def __init__(self, object_type: str, key: str, sent: int, current: int) -> None:
-        super().__init__(
+        refusals.WriteRefused.__init__(
+            self,
+            self.code,
             f"数据已被他人修改 {object_type} {key} is at version {current}, not {sent}: "
             "re-read it and apply your change again",
-            "version",
+            field=_path("version"),
         )
         self.sent = sent
         self.current = current
 
 
-class InvalidTransition(WriteRefused):
+class InvalidTransition(refusals.TransitionRefused):
     code = "INVALID_TRANSITION"
 
     def __init__(
         self, current: str, wanted: str, allowed: list[str], why: str, field: str = "stage"
     ) -> None:
-        super().__init__(f"状态变更不允许 {current} → {wanted}: {why}", field)
+        refusals.WriteRefused.__init__(
+            self, self.code, f"状态变更不允许 {current} → {wanted}: {why}", field=_path(field)
+        )
         self.current = current
         self.wanted = wanted
         self.allowed = allowed
@@ -93,7 +105,7 @@ class ParcelAlreadyLinked(WriteRefused):
         self.other_project_code = other_project_code
 
 
-class Forbidden(WriteRefused):
+class Forbidden(refusals.ForbiddenRefused):
     """Row-level security refused the row (the resolver's permission check is the first
     line; this is the database's second)."""
 
