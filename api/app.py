@@ -183,7 +183,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(
             settings.database_url,
-            pool_size=settings.db_pool_size,
+            pool_size=settings.pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
             statement_timeout_ms=settings.statement_timeout_ms,
             role=settings.db_role or None,
             today=settings.reference_date,

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+from psycopg.types.json import set_json_loads
 from sqlalchemy import URL, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -34,6 +36,8 @@ def create_engine(
     url: str,
     *,
     pool_size: int = 8,
+    max_overflow: int = 0,
+    pool_timeout_s: float = 10.0,
     statement_timeout_ms: int | None = None,
     application_name: str = "landguard",
     role: str | None = None,
@@ -47,7 +51,11 @@ def create_engine(
 
     `today`: the reference date (LANDGUARD_REFERENCE_DATE) as the connection setting
     `landguard.today`, which SQL that has no request parameters reads as its "today" (the
-    warnings map layer, geo/warnings.LAYER_TODAY); None leaves it unset (current_date)."""
+    warnings map layer, geo/warnings.LAYER_TODAY); None leaves it unset (current_date).
+
+    `pool_size` connections at most (plus `max_overflow`, opened and closed on demand); a
+    request that finds them all busy waits up to `pool_timeout_s`, then fails with
+    sqlalchemy.exc.TimeoutError (typed DATABASE_BUSY by schema/error_policy)."""
     options = f"-c application_name={application_name}"
     if today is not None:
         options += f" -c landguard.today={today.isoformat()}"
@@ -56,10 +64,18 @@ def create_engine(
     engine = create_async_engine(
         sync_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout_s,
         pool_pre_ping=False,
         connect_args={"options": options},
     )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _fast_json(dbapi_connection: Any, connection_record: Any) -> None:
+        # json/jsonb columns (e.g. the at-risk rows a landGuarantee statement returns as
+        # one JSON array per county) parse with orjson: ~5x faster than json.loads.
+        set_json_loads(orjson.loads, connection_record.driver_connection)
+
     if role:
         set_role = "SET ROLE " + quote_identifier(role)
 

@@ -19,9 +19,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.types.numeric import Int8
 from sqlalchemy import Row, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Date, Integer, SmallInteger, String
+from sqlalchemy.types import BigInteger, Date, SmallInteger, String
 
 from geo.crs import CITY_CODE
 from geo.guarantee_rules import DEMAND_STATUSES, QUOTA_TOLERANCE_M2
@@ -287,13 +288,19 @@ async def county_rows(
     return (await session.execute(stmt, _params(year, as_of, county))).all()
 
 
+def _limit(first: int | None) -> Int8 | None:
+    """LIMIT takes a bigint: bound as int8, the statement is prepared with the parameter
+    types PostgreSQL infers itself (psycopg would send a small number as int2)."""
+    return None if first is None else Int8(first)
+
+
 async def county_rows_at_risk(
     session: AsyncSession, *, year: int, county: str | None, first: int | None
 ) -> Sequence[Row[Any]]:
     """`county_rows` now, each row with `at_risk_rows`: its first `first` at-risk projects
     (all when None) as a list of dicts with `at_risk_rows`' columns — one statement for a
     whole landGuarantee answer."""
-    params: dict[str, Any] = {**_params(year, None, county), "first": first}
+    params: dict[str, Any] = {**_params(year, None, county), "first": _limit(first)}
     return (await session.execute(_COUNTIES_RISKY_NOW[county is not None], params)).all()
 
 
@@ -388,8 +395,8 @@ _COUNTIES_RISKY_NOW_SQL = _COUNTIES_NOW_SQL.replace(
 )
 assert "risky.rows" in _COUNTIES_RISKY_NOW_SQL and ") risky" in _COUNTIES_RISKY_NOW_SQL
 
-_AT_RISK_NOW = _now(_AT_RISK_NOW_SQL, bindparam("first", type_=Integer))
-_COUNTIES_RISKY_NOW = _now(_COUNTIES_RISKY_NOW_SQL, bindparam("first", type_=Integer))
+_AT_RISK_NOW = _now(_AT_RISK_NOW_SQL, bindparam("first", type_=BigInteger))
+_COUNTIES_RISKY_NOW = _now(_COUNTIES_RISKY_NOW_SQL, bindparam("first", type_=BigInteger))
 
 
 async def at_risk_rows(
@@ -398,7 +405,7 @@ async def at_risk_rows(
     """保障风险项目 now: per county, the first `first` projects in conflict or not fully
     covered (all when None), key projects first, then priority order. Same columns as
     `project_rows` minus the pool share."""
-    params: dict[str, Any] = {"year": year, "first": first}
+    params: dict[str, Any] = {"year": year, "first": _limit(first)}
     if county is not None:
         params["county"] = county
     return (await session.execute(_AT_RISK_NOW[county is not None], params)).all()

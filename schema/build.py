@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from schema import limits as lim
 from schema.audit import AuditQuery
 from schema.dispatch import DispatchMutation, DispatchQuery
+from schema.execution import LandguardExecutionContext
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
@@ -68,4 +69,5 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
             scalar_map=SCALAR_MAP, disable_field_suggestions=not limits.field_suggestions
         ),
         extensions=extensions,
+        execution_context_class=LandguardExecutionContext,
     )

@@ -7,6 +7,7 @@ import logging
 import re
 
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.exceptions import StrawberryInputCoercionError
 
 from schema.errors import ErrorCode, LandguardError
@@ -73,6 +74,28 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
             path=error.path,
             extensions={
                 "code": ErrorCode.WRITE_CONFLICT.value,
+                "retryable": True,
+                "requestId": request_id,
+            },
+        )
+    if isinstance(original, PoolTimeout):
+        # The pool is sized to the cores (api/settings.default_pool_size): under a burst,
+        # requests queue for a connection, and one that waited longer than the pool
+        # timeout is refused here. Nothing ran; the client may retry.
+        log.warning(
+            "no free database connection for %s (request %s)",
+            ".".join(str(p) for p in error.path or ()),
+            request_id,
+        )
+        return GraphQLError(
+            f"服务繁忙，请稍后重试 Every database connection stayed busy; nothing ran — retry "
+            f"shortly (request id {request_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={
+                "code": ErrorCode.DATABASE_BUSY.value,
                 "retryable": True,
                 "requestId": request_id,
             },

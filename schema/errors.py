@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     WRITE_CONFLICT = "WRITE_CONFLICT"  # deadlock / serialization failure: retry the write
+    DATABASE_BUSY = "DATABASE_BUSY"  # every pooled connection stayed busy: retry later
     BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"

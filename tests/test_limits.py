@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.logging import JsonFormatter, request_id_var, request_state_var
 from api.metrics import ANONYMOUS, OTHER, Metrics, route_label
-from api.settings import Settings
+from api.settings import Settings, default_pool_size
 from geo.actor import Actor, Role
 from tests.conftest import StatementCounter, make_settings
 
@@ -347,6 +348,53 @@ async def test_statement_timeout_is_a_typed_error_and_leaks_nothing(
     assert len(timeouts) == 1 and timeouts[0].exc_info is None
 
 
+# --- connection pool ---------------------------------------------------------------------
+
+
+async def test_busy_pool_is_a_typed_retryable_error_then_recovers(
+    demo_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One connection per worker, held by someone else: the request waits the pool timeout
+    (0.3 s here), then gets DATABASE_BUSY; once the connection is back, the same request
+    answers."""
+    query = {"query": "{ projects(first: 1, filter: {isKey: true}) { totalCount } }"}
+    async with serve(demo_db_url, db_pool_size=1, db_pool_timeout_s=0.3) as (app, c):
+        pool = app.state.engine.sync_engine.pool
+        assert pool.size() == 1
+        held = await app.state.engine.connect()
+        try:
+            with caplog.at_level(logging.WARNING, logger="landguard.graphql"):
+                busy = await c.post("/graphql", json=query)
+        finally:
+            await held.close()
+        again = await c.post("/graphql", json=query)
+    assert busy.status_code == 200
+    error = busy.json()["errors"][0]
+    assert error["extensions"] == {
+        "code": "DATABASE_BUSY",
+        "retryable": True,
+        "requestId": busy.headers["x-request-id"],
+    }
+    for leak in ("QueuePool", "sqlalche", "Traceback", "overflow"):
+        assert leak.lower() not in busy.text.lower(), leak
+    assert [r.exc_info for r in caplog.records if "no free database" in r.getMessage()] == [None]
+    assert again.status_code == 200 and "errors" not in again.json()
+    assert again.json()["data"]["projects"]["totalCount"] == 300
+
+
+def test_pool_size_defaults_to_two_per_core_over_the_workers() -> None:
+    assert default_pool_size(workers=2, cores=2) == 2
+    assert default_pool_size(workers=1, cores=2) == 4
+    assert default_pool_size(workers=4, cores=2) == 2  # never fewer than 2
+    assert default_pool_size(workers=2, cores=16) == 16
+    env = {"DATABASE_URL": "postgresql://x/y", "LANDGUARD_WORKERS": "2"}
+    assert Settings.from_env(env).pool_size == default_pool_size(2)
+    explicit = Settings.from_env({**env, "LANDGUARD_DB_POOL_SIZE": "9"})
+    assert explicit.pool_size == 9 and explicit.db_pool_timeout_s == 10.0
+    short = Settings.from_env({**env, "LANDGUARD_DB_POOL_TIMEOUT_S": "2.5"})
+    assert short.db_pool_timeout_s == 2.5
+
+
 # --- metrics -----------------------------------------------------------------------------
 
 
@@ -392,7 +440,10 @@ async def test_metrics_count_requests_operations_and_error_codes(
     hist = "landguard_http_request_duration_seconds_count"
     assert delta(hist, route="/graphql", operation="MetricsProbe") == 3
     pool = app.state.engine.sync_engine.pool
-    assert sample(after, "landguard_db_pool_size") == pool.size() == 16
+    # no LANDGUARD_DB_POOL_SIZE in the test settings: two per core over one worker
+    assert (
+        sample(after, "landguard_db_pool_size") == pool.size() == max(2, 2 * (os.cpu_count() or 1))
+    )
     assert sample(after, "landguard_db_pool_checked_out") == 0
     assert sample(after, "landguard_db_pool_idle") >= 1
     assert ("landguard_db_pool_overflow", frozenset()) in after
