@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger, Date, SmallInteger, String
 
 from geo.crs import CITY_CODE
+from geo.db import DriverStatement
 from geo.guarantee_rules import DEMAND_STATUSES, QUOTA_TOLERANCE_M2
 
 _DEMAND = ", ".join(f"'{s.value}'" for s in DEMAND_STATUSES)
@@ -301,7 +302,7 @@ async def county_rows_at_risk(
     (all when None) as a list of dicts with `at_risk_rows`' columns — one statement for a
     whole landGuarantee answer."""
     params: dict[str, Any] = {**_params(year, None, county), "first": _limit(first)}
-    return (await session.execute(_COUNTIES_RISKY_NOW[county is not None], params)).all()
+    return await _COUNTIES_RISKY_DRIVER[county is not None].rows(session, params)
 
 
 async def project_rows(
@@ -397,6 +398,7 @@ assert "risky.rows" in _COUNTIES_RISKY_NOW_SQL and ") risky" in _COUNTIES_RISKY_
 
 _AT_RISK_NOW = _now(_AT_RISK_NOW_SQL, bindparam("first", type_=BigInteger))
 _COUNTIES_RISKY_NOW = _now(_COUNTIES_RISKY_NOW_SQL, bindparam("first", type_=BigInteger))
+_COUNTIES_RISKY_DRIVER = {k: DriverStatement(v) for k, v in _COUNTIES_RISKY_NOW.items()}
 
 
 async def at_risk_rows(

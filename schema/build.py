@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from schema import limits as lim
 from schema.audit import AuditQuery
 from schema.dispatch import DispatchMutation, DispatchQuery
+from schema.document_memo import ValidationMemo
 from schema.execution import LandguardExecutionContext
 from schema.guarantee import GuaranteeQuery
 from schema.maps import MapQuery, OverlayQuery
@@ -59,7 +60,7 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
     extensions: list[Any] = [
         *lim.extensions(limits),
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        ValidationMemo,
     ]
     return LandguardSchema(
         query=Query,

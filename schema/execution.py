@@ -22,14 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from math import isfinite
 from operator import attrgetter
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLInt,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
     get_nullable_type,
     is_leaf_type,
@@ -38,7 +43,7 @@ from graphql import (
     is_object_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 
 
 class PlainLeaf(NamedTuple):
@@ -66,10 +71,60 @@ def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
         of = of.of_type.of_type
     if not is_leaf_type(of):
         return None
+    serialize = _BUILTIN.get(of.name) if any(of is t for t in _BUILTIN_TYPES) else None
+    if isinstance(of, CustomGraphQLEnumType):
+        serialize = _enum_serializer(of)
     name = definition.python_name
     default = definition.default_resolver
     read = attrgetter(name) if default is getattr else partial(_read_with, default, name)
-    return PlainLeaf(read, of.serialize, nullable, is_list)
+    return PlainLeaf(read, serialize or of.serialize, nullable, is_list)
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _float(value: Any) -> Any:
+    return value if type(value) is float and isfinite(value) else GraphQLFloat.serialize(value)
+
+
+def _int(value: Any) -> Any:
+    if type(value) is int and _INT_MIN <= value <= _INT_MAX:
+        return value
+    return GraphQLInt.serialize(value)
+
+
+def _string(value: Any) -> Any:
+    return value if type(value) is str else GraphQLString.serialize(value)
+
+
+def _boolean(value: Any) -> Any:
+    return value if type(value) is bool else GraphQLBoolean.serialize(value)
+
+
+_BUILTIN = {"Float": _float, "Int": _int, "String": _string, "Boolean": _boolean}
+"""For a value of exactly these Python types (a finite float, a 32-bit int) graphql-core's
+serializers return it unchanged; anything else is passed to them."""
+_BUILTIN_TYPES = (GraphQLFloat, GraphQLInt, GraphQLString, GraphQLBoolean)
+
+
+def _enum_serializer(of: CustomGraphQLEnumType) -> Callable[[Any], Any]:
+    """Strawberry's enum serialize, precomputed: a member of the enum class gets the first
+    GraphQL name whose value equals its value (what Strawberry scans for on every call);
+    anything else goes to Strawberry's own serialize."""
+    names: dict[Any, str] = {}
+    for member in of.wrapped_cls:
+        for name, value in of.values.items():
+            if member.value == value.value:
+                names[member] = name
+                break
+    cls, standard = of.wrapped_cls, of.serialize
+
+    def serialize(value: Any) -> Any:
+        if type(value) is cls and value in names:
+            return names[value]
+        return standard(value)
+
+    return serialize
 
 
 def _read_with(resolver: Callable[[Any, str], Any], name: str, source: Any) -> Any:
@@ -113,17 +168,20 @@ class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """An object whose selected fields are all plain leaves (e.g. each at-risk project
         of a landGuarantee answer) is completed in one loop; otherwise field by field."""
-        leaves, type_name, results = self._leaves, parent_type.name, {}
-        for response_name, field_details_list in grouped_field_set.items():
-            leaf = leaves.get((type_name, field_details_list[0].node.name.value))
-            if leaf is None:
-                break
-            value = _short(leaf, source_value)
-            if value is _STANDARD:
-                break
-            results[response_name] = value
-        else:
-            return results
+        leaves, type_name = self._leaves, parent_type.name
+        plan = [
+            (response_name, leaves.get((type_name, details[0].node.name.value)))
+            for response_name, details in grouped_field_set.items()
+        ]
+        if all(leaf is not None for _, leaf in plan):
+            results = {}
+            for response_name, leaf in plan:
+                value = _short(leaf, source_value)  # type: ignore[arg-type]
+                if value is _STANDARD:
+                    break
+                results[response_name] = value
+            else:
+                return results
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )

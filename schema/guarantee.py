@@ -18,11 +18,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from types import SimpleNamespace
 from typing import Annotated, Any
 
 import strawberry
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    VariableNode,
+)
 from sqlalchemy import Row
 
 from geo import crs
@@ -293,11 +301,17 @@ class ProjectLandRisk:
     covered_ha: float = strawberry.field(description="县级指标可覆盖（公顷）")
     unmet_ha: float = strawberry.field(description="未覆盖（公顷）")
     conflict: bool = strawberry.field(description="与永久基本农田或生态保护红线冲突")
-    conflict_area: ConflictArea
     outside_urban_boundary_count: int
     cover: G.CoverStatus  # type: ignore[valid-type]
     reasons: list[str] = strawberry.field(description="原因 Why (Chinese — English)")
     _project_id: strawberry.Private[int]
+    _farmland_m2: strawberry.Private[float] = 0.0
+    _redline_m2: strawberry.Private[float] = 0.0
+
+    @strawberry.field(description="冲突面积 by zone kind")
+    def conflict_area(self) -> ConflictArea:
+        # built when asked: a landGuarantee answer lists many projects and seldom this
+        return _conflict_area(self._farmland_m2, self._redline_m2)
 
     @strawberry.field(description="项目")
     async def project(self, info: Info) -> Project | None:
@@ -308,46 +322,43 @@ class ProjectLandRisk:
         return await _area(info, self.county_code)
 
 
-def _cover(row: Row[Any]) -> R.CoverStatus:
-    return R.cover_status(
-        demand_m2=_f(row.demand), covered_m2=_f(row.covered), conflict=bool(row.conflict)
-    )
-
-
-def _project_reasons(row: Row[Any]) -> list[str]:
-    return R.project_reasons(
-        demand_m2=_f(row.demand),
-        covered_m2=_f(row.covered),
-        conflict=bool(row.conflict),
-        farmland_m2=_f(row.farmland_m2),
-        redline_m2=_f(row.redline_m2),
-        outside_urban_parcels=int(row.outside_urban_parcels),
-        county_remaining_m2=_f(row.county_remaining),
-        ahead_m2=_f(row.before_in_county),
-    )
-
-
 def _at_risk(row: Row[Any]) -> bool:
     return bool(row.conflict) or _f(row.demand) > _f(row.covered)
 
 
-def _risk(row: Row[Any]) -> ProjectLandRisk:
+def _risk(row: Mapping[str, Any]) -> ProjectLandRisk:
+    """A ranked project (a database row's mapping, or one JSON object of the at-risk rows a
+    county statement brings along: same keys) as a risk."""
+    demand, covered, conflict = _f(row["demand"]), _f(row["covered"]), bool(row["conflict"])
+    farmland, redline = _f(row["farmland_m2"]), _f(row["redline_m2"])
+    outside, tier, start = int(row["outside_urban_parcels"]), row["tier"], row["planned_start"]
+    cover = R.cover_status(demand_m2=demand, covered_m2=covered, conflict=conflict)
     return ProjectLandRisk(
-        project_code=row.code,
-        county_code=row.county_code,
-        tier=row.tier,
-        tier_label=_tier_label(row.tier),
-        is_key=row.is_key,
-        planned_start=row.planned_start,
-        demand_ha=_ha(_f(row.demand)),
-        covered_ha=_ha(_f(row.covered)),
-        unmet_ha=_ha(_f(row.unmet)),
-        conflict=bool(row.conflict),
-        conflict_area=_conflict_area(_f(row.farmland_m2), _f(row.redline_m2)),
-        outside_urban_boundary_count=int(row.outside_urban_parcels),
-        cover=_g(G.CoverStatus, _cover(row)),
-        reasons=_project_reasons(row),
-        _project_id=row.project_id,
+        project_code=row["code"],
+        county_code=row["county_code"],
+        tier=tier,
+        tier_label=_tier_label(tier),
+        is_key=row["is_key"],
+        planned_start=dt.date.fromisoformat(start) if type(start) is str else start,
+        demand_ha=_ha(demand),
+        covered_ha=_ha(covered),
+        unmet_ha=_ha(_f(row["unmet"])),
+        conflict=conflict,
+        outside_urban_boundary_count=outside,
+        cover=G.CoverStatus(cover.value),
+        reasons=R.project_reasons(
+            demand_m2=demand,
+            covered_m2=covered,
+            conflict=conflict,
+            farmland_m2=farmland,
+            redline_m2=redline,
+            outside_urban_parcels=outside,
+            county_remaining_m2=_f(row["county_remaining"]),
+            ahead_m2=_f(row["before_in_county"]),
+        ),
+        _project_id=row["project_id"],
+        _farmland_m2=farmland,
+        _redline_m2=redline,
     )
 
 
@@ -399,45 +410,57 @@ class CountyLandGuarantee(LandGuaranteeFigures):
             return [_risk(r) for r in self._prefetched[1]]
         if as_of is None:
             now = await info.context.loaders.guarantee_at_risk.load((year, first))
-            return [_risk(r) for r in now if r.county_code == self.county_code]
+            return [_risk(r._mapping) for r in now if r.county_code == self.county_code]
         rows = await info.context.loaders.guarantee_ranking.load(self._key)
         risky = [r for r in rows if r.county_code == self.county_code and _at_risk(r)]
         risky.sort(key=lambda r: (not r.is_key, r.tier, r.planned_start or dt.date.max, r.code))
-        return [_risk(r) for r in risky[:first]]
+        return [_risk(r._mapping) for r in risky[:first]]
+
+
+_UNKNOWN = object()
+
+
+def _first_argument(node: FieldNode, variables: dict[str, Any]) -> Any:
+    """The value of `first` on an atRiskProjects node: a literal, a variable's coerced
+    value, None when absent or null, _UNKNOWN for anything else."""
+    for argument in node.arguments or ():
+        if argument.name.value != "first":
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            return variables.get(value.name.value)
+        return None if isinstance(value, NullValueNode) else _UNKNOWN
+    return None
 
 
 def _at_risk_first(info: Info) -> tuple[bool, int | None]:
     """Look ahead: does the query ask atRiskProjects, all with one `first`? Then the county
-    statement brings them along (one round trip instead of two)."""
-    firsts: set[int | None] = set()
+    statement brings them along (one round trip instead of two). Walks the operation's
+    own syntax tree (fragments included): cheaper than Strawberry's `selected_fields`."""
+    raw = info._raw_info
+    firsts: set[Any] = set()
 
-    def walk(selections: list[Any]) -> None:
-        for sel in selections:
-            if getattr(sel, "name", None) == "atRiskProjects":
-                value = sel.arguments.get("first")  # literals arrive as their source text
-                if isinstance(value, str) and value.lstrip("-").isdigit():
-                    value = int(value)
-                firsts.add(value)
-            elif not hasattr(sel, "name"):  # inline fragment / fragment spread
-                walk(sel.selections)
+    def walk(selection_set: Any) -> None:
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                if sel.name.value == "atRiskProjects":
+                    firsts.add(_first_argument(sel, raw.variable_values))
+            elif isinstance(sel, InlineFragmentNode):
+                walk(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode):
+                fragment = raw.fragments.get(sel.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set)
 
-    for field in info.selected_fields:
-        walk(field.selections)
+    for node in raw.field_nodes:
+        if node.selection_set is not None:
+            walk(node.selection_set)
     if len(firsts) != 1:
         return False, None
     (first,) = firsts
-    return (True, first) if first is None or isinstance(first, int) else (False, None)
-
-
-def _risk_rows(row: Row[Any]) -> list[Any]:
-    """The JSON at-risk rows of a county row, with attribute access like database rows."""
-    out = []
-    for r in row.at_risk_rows:
-        start = r["planned_start"]
-        out.append(
-            SimpleNamespace(**{**r, "planned_start": start and dt.date.fromisoformat(start)})
-        )
-    return out
+    return (True, first) if first is None or type(first) is int else (False, None)
 
 
 def _county(
@@ -978,7 +1001,7 @@ class GuaranteeQuery:
                 rows = await engine.county_rows_at_risk(
                     s, year=when.year, county=county_code, first=first
                 )
-                return [_county(r, when, prefetched=(first, _risk_rows(r))) for r in rows]
+                return [_county(r, when, prefetched=(first, r.at_risk_rows)) for r in rows]
             rows = await engine.county_rows(s, year=when.year, as_of=when.as_of, county=county_code)
         return [_county(r, when) for r in rows]
 

@@ -2,15 +2,15 @@
 
 - Token limit: graphql-core's parser stops after `max_tokens` tokens (comments count too,
   so a comment-padded document is cut early); error_policy gives it TOO_MANY_TOKENS.
-- Depth and alias limits: one validation rule, so ValidationCache caches the verdict per
-  document (QUERY_TOO_DEEP, TOO_MANY_ALIASES). Fragments are expanded where spread.
+- Depth and alias limits: one validation rule, so the validation memo
+  (schema/document_memo.py) keeps the verdict per document (QUERY_TOO_DEEP, TOO_MANY_ALIASES). Fragments are expanded where spread.
   Introspection subtrees (`__schema`, `__type`) do not count towards the depth — the
   standard introspection query alone is 15 levels deep (`ofType` chains); introspection
   is off in production and the token limit bounds it in development. Aliases inside
   them count.
 - Cost: schema/cost.py estimates the operation from the document and the variables just
-  before execution (QUERY_TOO_COMPLEX above `max_cost`); every executed response reports
-  `extensions.cost = {estimated, limit}`.
+  before execution (QUERY_TOO_COMPLEX above `max_cost`), remembered per document and
+  variables; every executed response reports `extensions.cost = {estimated, limit}`.
 - Introspection (`__schema`, `__type`) refused when disabled (production).
 
 The rule class is built once per schema and the extension is passed as a factory: a
@@ -40,6 +40,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 
 from schema.cost import MAX_SELECTIONS, ExpansionTooLarge, estimate
+from schema.document_memo import COSTS, MISSING, variables_key
 from schema.errors import ErrorCode, LandguardError
 
 _OPERATION_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
@@ -164,13 +165,7 @@ class RequestLimits(SchemaExtension):
         ec = self.execution_context
         if ec.result is None and ec.graphql_document is not None:
             try:
-                self.cost = estimate(
-                    ec.schema._schema,
-                    ec.graphql_document,
-                    ec.operation_name,
-                    ec.variables,
-                    default_page_size=self.limits.default_page_size,
-                )
+                self.cost = self._estimate()
             except ExpansionTooLarge:
                 ec.result = _refuse(
                     f"The query expands to more than {MAX_SELECTIONS} selections 查询过于复杂",
@@ -187,6 +182,25 @@ class RequestLimits(SchemaExtension):
                         maximum=self.limits.max_cost,
                     )
         yield
+
+    def _estimate(self) -> int | None:
+        """schema/cost.estimate, remembered per document and variables (document_memo)."""
+        ec = self.execution_context
+        schema, document, page = (
+            ec.schema._schema,
+            ec.graphql_document,
+            self.limits.default_page_size,
+        )
+        variables = variables_key(ec.variables)
+        key = (schema, ec.operation_name, variables, page)
+        cost = COSTS.get(document, key) if variables is not None else MISSING
+        if cost is MISSING:
+            cost = estimate(
+                schema, document, ec.operation_name, ec.variables, default_page_size=page
+            )
+            if variables is not None:
+                COSTS.put(document, key, cost)
+        return cost
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:

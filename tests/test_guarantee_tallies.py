@@ -500,7 +500,19 @@ async def test_land_guarantee_with_at_risk_is_one_statement(demo_db_url: str) ->
         assert len(statements) == 1, statements
         b = (await c.post("/graphql", json={"query": two})).json()
         assert len(statements) == 1 + 3  # counties, then the two at-risk lists via the loader
-    assert "errors" not in a and "errors" not in b
+        # `first` from a variable, inside a named fragment and an inline fragment: the look
+        # ahead still sees it, one statement each
+        via_fragments = (
+            "query Q($n: Int) { landGuarantee(year: 2024) { ...F } } "
+            f"fragment F on CountyLandGuarantee {{ countyCode ... on CountyLandGuarantee "
+            f"{{ atRiskProjects(first: $n) {{ {fields} }} }} }}"
+        )
+        f = (
+            await c.post("/graphql", json={"query": via_fragments, "variables": {"n": 3}})
+        ).json()
+        assert len(statements) == 1 + 3 + 1, statements[4:]
+    assert "errors" not in a and "errors" not in b and "errors" not in f
+    assert f["data"] == a["data"]
     got = [(x["countyCode"], x["atRiskProjects"]) for x in a["data"]["landGuarantee"]]
     via_loader = [(x["countyCode"], x["atRiskProjects"]) for x in b["data"]["landGuarantee"]]
     assert got == via_loader

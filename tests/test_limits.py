@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, event, text
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from api.logging import JsonFormatter, request_id_var, request_state_var
 from api.metrics import ANONYMOUS, OTHER, Metrics, route_label
 from api.settings import Settings, default_pool_size
 from geo.actor import Actor, Role
+from schema.document_memo import COSTS, MISSING, VALIDATIONS, DocumentMemo
 from tests.conftest import StatementCounter, make_settings
 
 MIB = 1024 * 1024
@@ -205,6 +207,41 @@ async def test_cost_is_reported_and_matches_the_hand_computation(gql: Any) -> No
     # the estimate bounds what came back
     stock = body["data"]["landStock"]
     assert len(stock) <= 7 and all(len(s["approvedNotSupplied"]["parcels"]) <= 5 for s in stock)
+
+
+async def test_repeated_documents_reuse_validation_and_cost_but_never_across_variables(
+    gql: Any,
+) -> None:
+    """schema/document_memo.py: the same query text is validated once and its cost
+    estimated once per variables; other variables get their own (hand-computed) cost, and
+    a refusal stays a refusal when it comes from the memo."""
+    q = "query P($n: Int) { projects(first: $n) { totalCount edges { node { code } } } }"
+    before_v, before_c = len(VALIDATIONS), len(COSTS)
+    # 1 (projects) + 1 (totalCount) + n (edges) + n (node) = 2 + 2n
+    for n, cost in ((3, 8), (3, 8), (40, 82), (3, 8)):
+        body = await gql(q, {"n": n})
+        assert "errors" not in body, body
+        assert body["extensions"]["cost"]["estimated"] == cost
+        assert len(body["data"]["projects"]["edges"]) == n
+    assert len(VALIDATIONS) == min(before_v + 1, VALIDATIONS.maxsize)
+    assert len(COSTS) == min(before_c + 2, COSTS.maxsize)
+    deep = chain(13)  # one level past the default maximum of 12
+    first, again = await gql(deep), await gql(deep)
+    assert codes(first) == codes(again) == ["QUERY_TOO_DEEP"]
+
+
+def test_document_memo_finds_entries_by_identity_and_evicts_the_oldest() -> None:
+    memo = DocumentMemo(maxsize=2)
+    a, a_again, b = parse("{ a }"), parse("{ a }"), parse("{ b }")
+    memo.put(a, "k", 1)
+    assert memo.get(a, "k") == 1
+    assert memo.get(a_again, "k") is MISSING  # equal text, another object: not found
+    assert memo.get(a, "other key") is MISSING
+    memo.put(b, "k", 2)
+    memo.get(a, "k")  # a is now the most recent
+    memo.put(a_again, "k", 3)  # evicts b
+    assert (memo.get(a, "k"), memo.get(a_again, "k"), memo.get(b, "k")) == (1, 3, MISSING)
+    assert len(memo) == 2
 
 
 async def test_connections_without_first_use_the_default_page_size(gql: Any) -> None:
