@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -178,7 +179,11 @@ async def index(request: Request) -> Response:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, freeze_gc: bool = False) -> Starlette:
+    """`freeze_gc` (the server process, not tests): after startup, move everything alive
+    (modules, schema, pool) out of the garbage collector's reach (gc.freeze), so its
+    collections walk only the objects requests create."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(
@@ -196,6 +201,9 @@ def create_app(settings: Settings) -> Starlette:
         log.info(
             "landguard ready on %s:%s (%s)", settings.host, settings.port, settings.environment
         )
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -276,4 +284,4 @@ def app_from_env() -> Starlette:
 
     settings = Settings.from_env()
     lg.configure(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)

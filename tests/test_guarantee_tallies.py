@@ -507,9 +507,7 @@ async def test_land_guarantee_with_at_risk_is_one_statement(demo_db_url: str) ->
             f"fragment F on CountyLandGuarantee {{ countyCode ... on CountyLandGuarantee "
             f"{{ atRiskProjects(first: $n) {{ {fields} }} }} }}"
         )
-        f = (
-            await c.post("/graphql", json={"query": via_fragments, "variables": {"n": 3}})
-        ).json()
+        f = (await c.post("/graphql", json={"query": via_fragments, "variables": {"n": 3}})).json()
         assert len(statements) == 1 + 3 + 1, statements[4:]
     assert "errors" not in a and "errors" not in b and "errors" not in f
     assert f["data"] == a["data"]
@@ -521,3 +519,58 @@ async def test_land_guarantee_with_at_risk_is_one_statement(demo_db_url: str) ->
         assert [r["projectCode"] for r in x["all"]][:3] == [
             r["projectCode"] for r in x["atRiskProjects"]
         ]
+
+
+async def test_assembled_answers_are_reused_only_while_the_rows_are_equal(
+    fresh_db_url: str,
+) -> None:
+    """schema/guarantee.Assembled: the same store answers twice with the very same objects;
+    a ledger allocation of 12,345.67 m² (1.23456700 ha) to one county changes the rows, so
+    the next answer is rebuilt and shows exactly that much more remaining quota."""
+    import httpx
+
+    from api.app import create_app
+    from api.settings import Settings
+    from schema.guarantee import ASSEMBLED
+
+    app = create_app(Settings(database_url=fresh_db_url, reference_date=DEMO_DATE))
+    query = (
+        "{ landGuarantee(year: 2024) { countyCode quotaRemainingHa "
+        "atRiskProjects(first: 2) { projectCode reasons } } }"
+    )
+    key = (2024, DEMO_DATE, None, 2, None)
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+
+        async def answer() -> tuple[dict[str, Any], list[Any]]:
+            body = (await c.post("/graphql", json={"query": query})).json()
+            assert "errors" not in body, body
+            return body["data"], ASSEMBLED._last[key][1]
+
+        first, built = await answer()
+        again, built_again = await answer()
+        assert again == first and built_again is built  # reused, not rebuilt
+        county = first["landGuarantee"][0]["countyCode"]
+        sync = create_engine(fresh_db_url)
+        with sync.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO land_quota_entry (year, holder_code, kind, entry_type, "
+                    "amount_m2, effective_on, actor, reason) VALUES (2024, :c, "
+                    "'NEW_CONSTRUCTION', 'ALLOCATION', 12345.67, DATE '2024-10-31', 'test', "
+                    "'memo test')"
+                ),
+                {"c": county},
+            )
+        sync.dispose()
+        after, built_after = await answer()
+    assert built_after is not built
+    before = {c["countyCode"]: c["quotaRemainingHa"] for c in first["landGuarantee"]}
+    now = {c["countyCode"]: c["quotaRemainingHa"] for c in after["landGuarantee"]}
+    assert round(now[county] - before[county], 8) == 1.234567
+    assert {k: v for k, v in now.items() if k != county} == {
+        k: v for k, v in before.items() if k != county
+    }
