@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from geo.actor import Actor
@@ -34,8 +35,9 @@ class Context:
     write_sessions: Any = None
     """Transactional session factory (async_sessionmaker) for mutations; see
     schema/mutation_base.write_transaction."""
-    loaders: Loaders = field(init=False)
 
-    def __post_init__(self) -> None:
-        # Built per request: a module-level loader would cache across users forever.
-        self.loaders = Loaders(self.sessions, today=self.today)
+    @cached_property
+    def loaders(self) -> Loaders:
+        """Built per request, on first use (~20 DataLoaders a request may never touch): a
+        module-level loader would cache across users forever."""
+        return Loaders(self.sessions, today=self.today)
