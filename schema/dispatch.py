@@ -34,7 +34,7 @@ from schema.mutation_base import (
     Refused,
     StaleVersionError,
     UserError,
-    user_error,
+    expected_errors,
     write_transaction,
 )
 from schema.pagination import Connection, _encode, _raw, page_size
@@ -617,12 +617,11 @@ class EscalationPayload:
 
 
 def _refuse(exc: BaseException) -> list[UserError]:
-    if isinstance(exc, Refused):
-        return exc.errors
-    err = user_error(exc)
-    if err is None:
+    """The typed errors of an expected refusal; anything else is re-raised."""
+    errors = expected_errors(exc)
+    if errors is None:
         raise exc
-    return [err]
+    return errors
 
 
 def escalation_result(r: Any) -> EscalationResult:

@@ -198,6 +198,17 @@ async def write_transaction(
         yield session
 
 
+def expected_errors(exc: BaseException) -> list[UserError] | None:
+    """The payload's typed errors for an expected refusal — a Refused, a geo write refusal,
+    a coded LandguardError — or None: not an expected refusal (re-raise it)."""
+    if isinstance(exc, Refused):
+        return exc.errors
+    if isinstance(exc, refusals.WriteRefused):
+        return refusal_errors(exc)
+    error = user_error(exc)
+    return None if error is None else [error]
+
+
 def refusal_errors(exc: refusals.WriteRefused) -> list[UserError]:
     """geo's typed refusal (geo/writes: pre-check or the database's own refusal mapped by
     `refusals.from_db_error` / `project_errors.translate`) → the payload's typed errors."""

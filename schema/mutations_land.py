@@ -35,17 +35,15 @@ from geo.writes.refusals import (
 )
 from schema import enums as G
 from schema.context import Context
-from schema.errors import ErrorCode, LandguardError
+from schema.errors import ErrorCode
 from schema.geometry import GeometryInput
 from schema.mutation_base import (
     InputError,
     InsufficientQuotaError,
     InvalidTransitionError,
     NotFoundError,
-    Refused,
     UserError,
-    refusal_errors,
-    user_error,
+    expected_errors,
     write_transaction,
 )
 from schema.permissions import COUNTY_CODES, PERMISSIONS, Action, require
@@ -170,20 +168,14 @@ class QuotaTransferPayload:
 
 
 def land_user_error(exc: BaseException) -> list[UserError] | None:
-    """The typed errors for an expected refusal, or None for a bug (re-raise it)."""
-    if isinstance(exc, Refused):
-        return exc.errors
-    if isinstance(exc, WriteRefused):
-        return refusal_errors(exc)
+    """The typed errors for an expected refusal (ledger refusals and the database's own
+    named refusals included), or None for a bug (re-raise it)."""
     if isinstance(exc, ledger.LedgerError):
         return [_ledger_error(exc)]
-    if isinstance(exc, LandguardError):
-        err = user_error(exc)
-        return None if err is None else [err]
     if isinstance(exc, DBAPIError):
         refusal = from_db_error(exc)
         return None if refusal is None else land_user_error(refusal)
-    return None
+    return expected_errors(exc)
 
 
 def _ledger_error(exc: ledger.LedgerError) -> UserError:

@@ -33,7 +33,6 @@ from geo.queries import projects as project_queries
 from geo.writes import approvals as approval_writes
 from geo.writes import project_links, projects
 from geo.writes.project_errors import InvalidInput, NotFound
-from geo.writes.refusals import WriteRefused
 from schema import enums as G
 from schema.enums import to_domain
 from schema.errors import LandguardError
@@ -42,8 +41,7 @@ from schema.mutation_base import (
     GeometryError,
     Refused,
     UserError,
-    refusal_errors,
-    user_error,
+    expected_errors,
     write_transaction,
 )
 from schema.permissions import PERMISSIONS, Action, require
@@ -83,15 +81,11 @@ async def _run(
         scope = await counties()
         async with write_transaction(info, action, scope) as session:
             return await work(session), []
-    except Refused as exc:
-        return None, exc.errors
-    except WriteRefused as exc:
-        return None, refusal_errors(exc)
-    except LandguardError as exc:
-        error = user_error(exc)
-        if error is None:  # pragma: no cover - user_error maps every LandguardError
+    except Exception as exc:
+        errors = expected_errors(exc)
+        if errors is None:
             raise
-        return None, [error]
+        return None, errors
 
 
 async def _link_change(

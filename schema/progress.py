@@ -23,13 +23,13 @@ from geo import progress as q
 from geo.crs import CITY_CODE
 from geo.queries import projects as project_queries
 from schema import enums as G
-from schema.errors import ErrorCode, LandguardError, bad_input
+from schema.errors import ErrorCode, bad_input
 from schema.mutation_base import (
     InputError,
     NotFoundError,
     Refused,
     UserError,
-    user_error,
+    expected_errors,
     write_transaction,
 )
 from schema.pagination import page_size
@@ -923,12 +923,11 @@ async def record_investment_report(
                 amount=amount,
                 reported_on=input.reported_on,
             )
-    except Refused as refused:
-        return RecordInvestmentReportPayload(report=None, created=False, errors=refused.errors)
-    except LandguardError as exc:
-        error = user_error(exc)
-        assert error is not None
-        return RecordInvestmentReportPayload(report=None, created=False, errors=[error])
+    except Exception as exc:
+        errors = expected_errors(exc)
+        if errors is None:
+            raise
+        return RecordInvestmentReportPayload(report=None, created=False, errors=errors)
     return RecordInvestmentReportPayload(
         report=InvestmentReport(
             project_code=project.code,
@@ -986,12 +985,11 @@ async def record_promotion_trip(
                 projects_pitched=input.projects_pitched,
                 note=input.note,
             )
-    except Refused as refused:
-        return RecordPromotionTripPayload(trip=None, errors=refused.errors)
-    except LandguardError as exc:
-        error = user_error(exc)
-        assert error is not None
-        return RecordPromotionTripPayload(trip=None, errors=[error])
+    except Exception as exc:
+        errors = expected_errors(exc)
+        if errors is None:
+            raise
+        return RecordPromotionTripPayload(trip=None, errors=errors)
     return RecordPromotionTripPayload(
         trip=PromotionTrip(
             id=row.id,
