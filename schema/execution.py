@@ -42,6 +42,7 @@ from graphql import (
     is_non_null_type,
     is_object_type,
 )
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 
@@ -149,6 +150,14 @@ def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
     return plans
 
 
+class FieldPlan(NamedTuple):
+    """One object type's selection in one request: each response name with its PlainLeaf
+    (None when it takes the standard path) and graphql-core's field details."""
+
+    entries: tuple[tuple[str, PlainLeaf | None, Any], ...]
+    all_leaves: bool
+
+
 class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, with the short path for plain leaves."""
 
@@ -157,6 +166,24 @@ class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         hooked = manager is not None and manager._middleware_resolvers is not None
         self._leaves = {} if hooked else plain_leaves(self.schema)
+        self._field_plans: dict[tuple[str, int], tuple[Any, FieldPlan]] = {}
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> FieldPlan:
+        """Per request and selection: graphql-core collects an object type's sub-selection
+        once per request (memoized on the field nodes), so its identity is a stable key
+        while it is kept alive here."""
+        key = (parent_type.name, id(grouped_field_set))
+        cached = self._field_plans.get(key)
+        if cached is not None:
+            return cached[1]
+        leaves, type_name = self._leaves, parent_type.name
+        entries = tuple(
+            (response_name, leaves.get((type_name, details[0].node.name.value)), details)
+            for response_name, details in grouped_field_set.items()
+        )
+        plan = FieldPlan(entries, all(leaf is not None for _, leaf, _ in entries))
+        self._field_plans[key] = (grouped_field_set, plan)
+        return plan
 
     def execute_fields(
         self,
@@ -166,42 +193,102 @@ class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """An object whose selected fields are all plain leaves (e.g. each at-risk project
-        of a landGuarantee answer) is completed in one loop; otherwise field by field."""
-        leaves, type_name = self._leaves, parent_type.name
-        plan = [
-            (response_name, leaves.get((type_name, details[0].node.name.value)))
-            for response_name, details in grouped_field_set.items()
-        ]
-        if all(leaf is not None for _, leaf in plan):
-            results = {}
-            for response_name, leaf in plan:
-                value = _short(leaf, source_value)  # type: ignore[arg-type]
-                if value is _STANDARD:
-                    break
-                results[response_name] = value
-            else:
-                return results
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
-        )
+        """graphql-core's execute_fields with plain leaves read in line (no Path, no
+        ResolveInfo); any other field, or a leaf whose value is unusual, goes through
+        the standard execute_field."""
+        plan = self._plan(parent_type, grouped_field_set)
+        if plan.all_leaves:
+            done = _leaf_object(plan, source_value)
+            if done is not None:
+                return done
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        standard = super().execute_field
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, leaf, details in plan.entries:
+                if leaf is not None:
+                    value = _short(leaf, source_value)
+                    if value is not _STANDARD:
+                        results[response_name] = value
+                        continue
+                result = standard(
+                    parent_type,
+                    source_value,
+                    details,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
 
-    def execute_field(
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                name = awaitable_fields[0]
+                results[name] = await results[name]
+            else:
+                awaited = await gather_with_cancel(*(results[n] for n in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def complete_list_value(
         self,
-        parent_type: GraphQLObjectType,
-        source: Any,
+        return_type: Any,
         field_details_list: Any,
+        info: Any,
         path: Any,
+        result: Any,
         position_context: Any,
     ) -> Any:
-        leaf = self._leaves.get((parent_type.name, field_details_list[0].node.name.value))
-        if leaf is not None:
-            value = _short(leaf, source)
-            if value is not _STANDARD:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
+        """A plain list of objects whose selected fields are all plain leaves (the at-risk
+        projects of every county) is completed in one loop, without graphql-core's
+        per-item completion frames; anything else (a null item, an unusual value, a type
+        with is_type_of, @defer/@stream) takes the standard path for the whole list."""
+        if type(result) is list:
+            item_type = return_type.of_type
+            of = get_nullable_type(item_type)
+            if (
+                is_object_type(of)
+                and of.is_type_of is None
+                and self.get_stream_usage(field_details_list, path) is None
+            ):
+                grouped, new_defers, _ = self.collect_subfields(of, field_details_list)
+                if not new_defers:
+                    plan = self._plan(of, grouped)
+                    if plan.all_leaves:
+                        completed = []
+                        for item in result:
+                            done = None if item is None else _leaf_object(plan, item)
+                            if done is None:
+                                break
+                            completed.append(done)
+                        else:
+                            return completed
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
         )
+
+
+def _leaf_object(plan: FieldPlan, source: Any) -> dict[str, Any] | None:
+    """An all-leaf object's completed value, or None when a field must take the standard
+    path (the caller then completes the whole object the standard way)."""
+    results = {}
+    for response_name, leaf, _ in plan.entries:
+        value = _short(leaf, source)  # type: ignore[arg-type]
+        if value is _STANDARD:
+            return None
+        results[response_name] = value
+    return results
 
 
 _STANDARD = object()

@@ -12,6 +12,7 @@ standard path answers — the same data, the same errors at the same paths.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,10 @@ class Item:
     def twice(self) -> int:
         return 2 * self.size
 
+    @strawberry.field
+    async def later(self) -> int:
+        return 10 * self.size
+
 
 GOOD = Item(name="a", size=3, colour=Colour.GREEN, tags=["x", "y"], maybe=1.5)
 ODD: list[Any] = [
@@ -84,6 +89,14 @@ class ToyQuery:
     @strawberry.field
     def odd(self) -> list[Item | None]:
         return ODD
+
+    @strawberry.field
+    def goods(self) -> list[Item]:
+        return [GOOD, ODD[3], GOOD]
+
+    @strawberry.field
+    def strict(self) -> list[Item] | None:
+        return [GOOD, None]  # type: ignore[list-item]
 
 
 TOY = "{ good { name size colour tags maybe loud twice } odd { name size colour tags maybe } }"
@@ -125,6 +138,54 @@ def test_toy_answers_and_errors_match_the_standard_path() -> None:
     ]
     assert "Cannot return null for non-nullable field Item.name." in as_json[0][0]
     assert "Int cannot represent non-integer value: 'many'" in as_json[1][0]
+
+
+def test_toy_lists_of_plain_objects_and_async_fields_match_the_standard_path() -> None:
+    query = (
+        "{ goods { name size colour tags } strict { name size } "
+        "good { name later twice size } odd { later name } }"
+    )
+    fast = asyncio.run(_toy(LandguardExecutionContext).execute(query))
+    slow = asyncio.run(_toy(StrawberryGraphQLCoreExecutionContext).execute(query))
+    assert fast.data == slow.data
+    assert fast.data is not None
+    assert fast.data["goods"] == [
+        {"name": "a", "size": 3, "colour": "GREEN", "tags": ["x", "y"]},
+        {"name": "d", "size": 4, "colour": "RED", "tags": ["tu", "ple"]},  # a tuple
+        {"name": "a", "size": 3, "colour": "GREEN", "tags": ["x", "y"]},
+    ]
+    assert fast.data["strict"] is None  # a null item of a non-null list nulls the list
+    assert fast.data["good"] == {"name": "a", "later": 30, "twice": 6, "size": 3}
+    assert list(fast.data["good"]) == ["name", "later", "twice", "size"]  # selection order
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in slow.errors or []
+    ]
+    assert [e.path for e in fast.errors or []] == [
+        ["strict", 1],
+        ["odd", 0, "name"],
+        ["odd", 1, "later"],  # 10 * "many" is no Int
+    ]
+
+
+def test_a_list_of_plain_objects_is_completed_in_one_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`goods { name size }` never reaches graphql-core's per-item completion; `odd`,
+    whose items are not all plain, does (the whole list falls back)."""
+    seen: list[str] = []
+    standard = StrawberryGraphQLCoreExecutionContext.complete_list_value
+
+    def spy(self: Any, return_type: Any, details: Any, info: Any, *rest: Any) -> Any:
+        seen.append(info.field_name)
+        return standard(self, return_type, details, info, *rest)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_value", spy)
+    result = _toy(LandguardExecutionContext).execute_sync("{ goods { name size } odd { size } }")
+    assert result.data is not None
+    assert result.data["goods"] == [{"name": "a", "size": 3}, {"name": "d", "size": 4}] + [
+        {"name": "a", "size": 3}
+    ]
+    assert seen == ["odd"]
 
 
 def _d() -> dict[str, Any]:
