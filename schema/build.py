@@ -17,6 +17,7 @@ from schema.dispatch import DispatchMutation, DispatchQuery
 from schema.document_memo import ValidationMemo
 from schema.execution import LandguardExecutionContext
 from schema.guarantee import GuaranteeQuery
+from schema.lean_resolvers import install as install_lean_resolvers
 from schema.maps import MapQuery, OverlayQuery
 from schema.me import MeQuery
 from schema.mutation_base import ERROR_TYPES
@@ -62,7 +63,7 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         ValidationMemo,
     ]
-    return LandguardSchema(
+    schema = LandguardSchema(
         query=Query,
         mutation=Mutation,
         types=list(ERROR_TYPES),
@@ -72,3 +73,5 @@ def build_schema(limits: lim.QueryLimits | None = None) -> strawberry.Schema:
         extensions=extensions,
         execution_context_class=LandguardExecutionContext,
     )
+    install_lean_resolvers(schema)
+    return schema

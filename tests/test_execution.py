@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -27,14 +27,17 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     get_named_type,
+    get_nullable_type,
     is_leaf_type,
     is_object_type,
+    is_scalar_type,
 )
 from starlette.applications import Starlette
 from strawberry.extensions import FieldExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.app import LandguardGraphQL
+from schema import lean_resolvers
 from schema.build import build_schema
 from schema.execution import LandguardExecutionContext, plain_leaves
 
@@ -69,6 +72,12 @@ class Item:
     async def later(self) -> int:
         return 10 * self.size
 
+    @strawberry.field
+    def scaled(self, info: strawberry.Info, by: int = 2, label: str | None = None) -> str | None:
+        if by < 0:
+            raise ValueError(f"negative factor {by}")
+        return f"{label or info.field_name}:{by * self.size}"
+
 
 GOOD = Item(name="a", size=3, colour=Colour.GREEN, tags=["x", "y"], maybe=1.5)
 ODD: list[Any] = [
@@ -102,8 +111,11 @@ class ToyQuery:
 TOY = "{ good { name size colour tags maybe loud twice } odd { name size colour tags maybe } }"
 
 
-def _toy(execution_context_class: type) -> strawberry.Schema:
-    return strawberry.Schema(query=ToyQuery, execution_context_class=execution_context_class)
+def _toy(execution_context_class: type, lean: bool = True) -> strawberry.Schema:
+    schema = strawberry.Schema(query=ToyQuery, execution_context_class=execution_context_class)
+    if lean:
+        lean_resolvers.install(schema)
+    return schema
 
 
 def test_toy_plain_leaves_are_exactly_the_basic_scalar_and_enum_fields() -> None:
@@ -167,6 +179,43 @@ def test_toy_lists_of_plain_objects_and_async_fields_match_the_standard_path() -
     ]
 
 
+def test_lean_resolvers_answer_and_fail_like_strawberrys() -> None:
+    """Arguments by default, by literal, by variable and null; the function's own error;
+    a coercion error graphql-core raises before any resolver runs."""
+    schema = _toy(LandguardExecutionContext)
+    assert ("Item", "scaled") in lean_resolvers.install(schema)
+    assert ("Item", "loud") not in lean_resolvers.install(schema)  # a field extension
+    query = (
+        "query Q($by: Int, $label: String) { good { a: scaled b: scaled(by: 5) "
+        'c: scaled(by: $by, label: $label) d: scaled(label: null) e: scaled(by: -1, label: "x") }'
+        " goods { scaled(by: 3) } }"
+    )
+    variables = {"by": 7, "label": "v"}
+    fast = schema.execute_sync(query, variable_values=variables)
+    slow = _toy(StrawberryGraphQLCoreExecutionContext, lean=False).execute_sync(
+        query, variable_values=variables
+    )
+    assert fast.data == slow.data
+    assert fast.data is not None
+    assert fast.data["good"] == {
+        "a": "scaled:6",
+        "b": "scaled:15",
+        "c": "v:21",
+        "d": "scaled:6",
+        "e": None,
+    }
+    nine, twelve = {"scaled": "scaled:9"}, {"scaled": "scaled:12"}
+    assert fast.data["goods"] == [nine, twelve, nine]
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in slow.errors or []
+    ]
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        ("negative factor -1", ["good", "e"])
+    ]
+    bad = schema.execute_sync("{ good { scaled(by: 2.5) } }")
+    assert bad.errors and "Int cannot represent non-integer value: 2.5" in bad.errors[0].message
+
+
 def test_a_list_of_plain_objects_is_completed_in_one_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -203,6 +252,38 @@ def test_fields_with_resolvers_or_permissions_never_take_the_short_path() -> Non
     assert ("ApprovalItem", "handlerPhone") not in plans  # sensitive: checked per caller
     assert ("CountyLandGuarantee", "conflictArea") not in plans  # an object, not a leaf
     assert not any(t.startswith("__") for t, _ in plans)  # introspection stays standard
+
+
+def test_lean_resolvers_only_where_strawberrys_wrapper_does_nothing() -> None:
+    schema = build_schema()
+    lean = set(lean_resolvers.install(schema))
+    assert ("CountyLandGuarantee", "atRiskProjects") in lean  # first: Int
+    assert ("Query", "landGuarantee") in lean  # year: Int!, countyCode: String, asOf: Date
+    assert ("ApprovalItem", "handlerPhone") in lean  # its role check is in the function
+    assert ("Query", "auditTrail") not in lean  # an enum argument (AuditObjectType)
+    assert ("Query", "parcels") not in lean  # an input object argument (ParcelFilter)
+    assert ("Mutation", "allocateQuota") not in lean  # an input object argument
+    assert ("Query", "horseRace") not in lean  # PeriodInput
+    # independently, from the GraphQL side: a field with a resolver function is lean exactly
+    # when each of its arguments is a scalar (not a list, enum or input object)
+    g = schema._schema
+    with_function = {
+        (type_name, name)
+        for type_name, type_ in g.type_map.items()
+        if is_object_type(type_) and not type_name.startswith("__")
+        for name, field in type_.fields.items()
+        if getattr(field.extensions.get("strawberry-definition"), "base_resolver", None)
+    }
+    scalar_args = {
+        (t, f)
+        for t, f in with_function
+        if all(
+            is_scalar_type(get_nullable_type(a.type))
+            for a in g.type_map[t].fields[f].args.values()  # type: ignore[union-attr]
+        )
+    }
+    assert lean == scalar_args
+    assert len(with_function) > len(lean) > 30
 
 
 def _selection(schema: GraphQLSchema, type_: GraphQLObjectType, depth: int) -> str:
@@ -246,7 +327,10 @@ def standard_execution(app: Starlette) -> Iterator[None]:
         assert s.execution_context_class is LandguardExecutionContext
         s.execution_context_class = StrawberryGraphQLCoreExecutionContext
     try:
-        yield
+        with ExitStack() as stack:
+            for s in schemas:
+                stack.enter_context(lean_resolvers.strawberry_resolvers(s))
+            yield
     finally:
         for s in schemas:
             s.execution_context_class = LandguardExecutionContext
