@@ -419,11 +419,12 @@ async def test_busy_pool_is_a_typed_retryable_error_then_recovers(
     assert again.json()["data"]["projects"]["totalCount"] == 300
 
 
-def test_pool_size_defaults_to_two_per_core_over_the_workers() -> None:
-    assert default_pool_size(workers=2, cores=2) == 2
-    assert default_pool_size(workers=1, cores=2) == 4
-    assert default_pool_size(workers=4, cores=2) == 2  # never fewer than 2
-    assert default_pool_size(workers=2, cores=16) == 16
+def test_pool_size_defaults_to_four_per_core_over_the_workers() -> None:
+    assert default_pool_size(workers=2, cores=2) == 4
+    assert default_pool_size(workers=1, cores=2) == 8
+    assert default_pool_size(workers=3, cores=2) == 2  # 8 // 3
+    assert default_pool_size(workers=8, cores=2) == 2  # never fewer than 2
+    assert default_pool_size(workers=2, cores=16) == 32
     env = {"DATABASE_URL": "postgresql://x/y", "LANDGUARD_WORKERS": "2"}
     assert Settings.from_env(env).pool_size == default_pool_size(2)
     explicit = Settings.from_env({**env, "LANDGUARD_DB_POOL_SIZE": "9"})
@@ -477,9 +478,9 @@ async def test_metrics_count_requests_operations_and_error_codes(
     hist = "landguard_http_request_duration_seconds_count"
     assert delta(hist, route="/graphql", operation="MetricsProbe") == 3
     pool = app.state.engine.sync_engine.pool
-    # no LANDGUARD_DB_POOL_SIZE in the test settings: two per core over one worker
+    # no LANDGUARD_DB_POOL_SIZE in the test settings: four per core over one worker
     assert (
-        sample(after, "landguard_db_pool_size") == pool.size() == max(2, 2 * (os.cpu_count() or 1))
+        sample(after, "landguard_db_pool_size") == pool.size() == max(2, 4 * (os.cpu_count() or 1))
     )
     assert sample(after, "landguard_db_pool_checked_out") == 0
     assert sample(after, "landguard_db_pool_idle") >= 1
