@@ -14,8 +14,8 @@ PARCELS=100000
 DURATION=20
 CLIENTS=8
 WARMUP=3
-# the API as `make run` serves it (Settings: one worker); LANDGUARD_WORKERS=2 to compare
-WORKERS=${LANDGUARD_WORKERS:-1}
+# one worker per core: the Python-bound scenarios need both (LANDGUARD_WORKERS=1 to compare)
+WORKERS=${LANDGUARD_WORKERS:-2}
 # the generated data is a 2024 snapshot (like the demo): "today" for overdue and the
 # current-state land guarantee of 2024
 export LANDGUARD_REFERENCE_DATE=${LANDGUARD_REFERENCE_DATE:-2024-10-31}
