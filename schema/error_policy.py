@@ -43,6 +43,34 @@ def _with_code(error: GraphQLError, code: ErrorCode, message: str | None = None)
     )
 
 
+def _where(error: GraphQLError) -> str:
+    return ".".join(str(p) for p in error.path or ())
+
+
+def _replaced(
+    error: GraphQLError,
+    message: str,
+    code: ErrorCode,
+    request_id: str,
+    *,
+    retryable: bool = False,
+) -> GraphQLError:
+    """A new error at `error`'s place with our message and code (nothing of the original's
+    text), the request id to quote, and `retryable` when sending it again may succeed."""
+    extensions: dict[str, object] = {"code": code.value}
+    if retryable:
+        extensions["retryable"] = True
+    extensions["requestId"] = request_id
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
 def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, LandguardError) or (
@@ -62,59 +90,39 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         log.warning(
             "%s in %s (request %s): rolled back, client may retry",
             RETRYABLE[state],
-            ".".join(str(p) for p in error.path or ()),
+            _where(error),
             request_id,
         )
-        return GraphQLError(
+        return _replaced(
+            error,
             f"并发写冲突，已回滚，请重试 The write collided with a concurrent one ({RETRYABLE[state]}) "
             f"and was rolled back; nothing changed — send it again (request id {request_id})",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={
-                "code": ErrorCode.WRITE_CONFLICT.value,
-                "retryable": True,
-                "requestId": request_id,
-            },
+            ErrorCode.WRITE_CONFLICT,
+            request_id,
+            retryable=True,
         )
     if isinstance(original, PoolTimeout):
         # The pool is sized to the cores (api/settings.default_pool_size): under a burst,
         # requests queue for a connection, and one that waited longer than the pool
         # timeout is refused here. Nothing ran; the client may retry.
-        log.warning(
-            "no free database connection for %s (request %s)",
-            ".".join(str(p) for p in error.path or ()),
-            request_id,
-        )
-        return GraphQLError(
+        log.warning("no free database connection for %s (request %s)", _where(error), request_id)
+        return _replaced(
+            error,
             f"服务繁忙，请稍后重试 Every database connection stayed busy; nothing ran — retry "
             f"shortly (request id {request_id})",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={
-                "code": ErrorCode.DATABASE_BUSY.value,
-                "retryable": True,
-                "requestId": request_id,
-            },
+            ErrorCode.DATABASE_BUSY,
+            request_id,
+            retryable=True,
         )
     if state == QUERY_CANCELED:
         # statement_timeout: expected under load, logged without a trace; nothing of the
         # SQL or the driver's message reaches the client.
-        log.warning(
-            "statement timeout in %s (request %s)",
-            ".".join(str(p) for p in error.path or ()),
-            request_id,
-        )
-        return GraphQLError(
+        log.warning("statement timeout in %s (request %s)", _where(error), request_id)
+        return _replaced(
+            error,
             f"The query took too long and was cancelled 查询超时 (request id {request_id})",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": ErrorCode.QUERY_TIMEOUT.value, "requestId": request_id},
+            ErrorCode.QUERY_TIMEOUT,
+            request_id,
         )
     if error.path is None and isinstance(
         original, ValueError | TypeError | StrawberryInputCoercionError
@@ -124,19 +132,16 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         return _with_code(error, ErrorCode.BAD_USER_INPUT)
     log.error(
         "unexpected error in %s (request %s)",
-        ".".join(str(p) for p in error.path or ()),
+        _where(error),
         request_id,
         exc_info=(type(original), original, original.__traceback__),
     )
-    masked = GraphQLError(
+    return _replaced(
+        error,
         f"Internal server error 服务器内部错误 (request id {request_id})",
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        request_id,
     )
-    return masked
 
 
 def _without_suggestions(error: GraphQLError) -> GraphQLError:

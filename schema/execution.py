@@ -197,10 +197,6 @@ class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
         ResolveInfo); any other field, or a leaf whose value is unusual, goes through
         the standard execute_field."""
         plan = self._plan(parent_type, grouped_field_set)
-        if plan.all_leaves:
-            done = _leaf_object(plan, source_value)
-            if done is not None:
-                return done
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         standard = super().execute_field
@@ -254,29 +250,36 @@ class LandguardExecutionContext(StrawberryGraphQLCoreExecutionContext):
         projects of every county) is completed in one loop, without graphql-core's
         per-item completion frames; anything else (a null item, an unusual value, a type
         with is_type_of, @defer/@stream) takes the standard path for the whole list."""
-        if type(result) is list:
-            item_type = return_type.of_type
-            of = get_nullable_type(item_type)
-            if (
-                is_object_type(of)
-                and of.is_type_of is None
-                and self.get_stream_usage(field_details_list, path) is None
-            ):
-                grouped, new_defers, _ = self.collect_subfields(of, field_details_list)
-                if not new_defers:
-                    plan = self._plan(of, grouped)
-                    if plan.all_leaves:
-                        completed = []
-                        for item in result:
-                            done = None if item is None else _leaf_object(plan, item)
-                            if done is None:
-                                break
-                            completed.append(done)
-                        else:
-                            return completed
+        completed = self._plain_list(return_type, field_details_list, path, result)
+        if completed is not None:
+            return completed
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def _plain_list(
+        self, return_type: Any, field_details_list: Any, path: Any, result: Any
+    ) -> list[dict[str, Any]] | None:
+        """`result` completed in one loop, or None when it must take the standard path."""
+        of = get_nullable_type(return_type.of_type)
+        if (
+            type(result) is not list
+            or not is_object_type(of)
+            or of.is_type_of is not None
+            or self.get_stream_usage(field_details_list, path) is not None
+        ):
+            return None
+        grouped, new_defers, _ = self.collect_subfields(of, field_details_list)
+        plan = None if new_defers else self._plan(of, grouped)
+        if plan is None or not plan.all_leaves:
+            return None
+        completed = []
+        for item in result:
+            done = None if item is None else _leaf_object(plan, item)
+            if done is None:
+                return None
+            completed.append(done)
+        return completed
 
 
 def _leaf_object(plan: FieldPlan, source: Any) -> dict[str, Any] | None:
